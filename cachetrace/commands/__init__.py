@@ -1,0 +1,1 @@
+"""Subcommands of the ``cachetrace`` CLI, one module each (see ``cachetrace.cli``)."""
