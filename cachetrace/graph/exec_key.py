@@ -1,0 +1,319 @@
+"""Recompute an exec step's cache key from its LLB op, as BuildKit's ``ExecOp.CacheMap`` does.
+
+Read from moby/buildkit v0.25.2 (the version Docker Engine 28.5.2 vendors),
+``solver/llbsolver/ops/exec.go`` (``CacheMap``, ``checkShouldClearCacheOpts``),
+``solver/pb/ops.pb.go`` (field order and JSON tags of ``ExecOp`` and its messages) and
+``solver/cachemanager.go`` (``rootKey``). The steps:
+
+1. normalise a copy of the op: every mount's ``selector`` cleared; every extra host's ``IP``
+   cleared (the host name stays); ``meta.proxy_env`` removed; a cache mount's ``ID`` and
+   ``sharing`` cleared (leaving ``cacheOpt: {}``) unless it is the Dockerfile default (ID equal to
+   the target, or ``<namespace>/<target>``, with shared sharing); a lone root mount (``/``,
+   read-write bind, no options, no result ID) dropped, for compatibility with old keys;
+2. wrap it as ``{Type: "buildkit.exec.v0", Exec, OS, Arch, Variant, OSVersion, OSFeatures}``
+   (the last three omitted when empty) and encode with Go's ``encoding/json``
+   (:mod:`cachetrace.graph.gojson`): struct field order, ``omitempty`` on every protobuf
+   field, enums as integers, nil pointers omitted and empty messages kept as ``{}``;
+3. the CacheMap digest is ``sha256`` of those bytes; the record digest of output ``N`` in the
+   cache export is ``sha256("<CacheMap digest>@N")``.
+
+The input is the op JSON exactly as the provenance gives it (``llbDefinition[i].op``): a
+``pb.Op`` (``{"Op": {"exec": …}, "platform": …}``), or the bare ``ExecOp`` (``{"meta": …}``).
+Since the provenance itself is Go ``encoding/json`` of the same structs, absent keys are zero
+values. Fields this schema does not know (a newer BuildKit) are kept after the known ones in
+the order given and listed by :func:`unknown_exec_fields`: the digest is then not assured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypeAlias
+
+from cachetrace.errors import GraphError
+from cachetrace.graph.gojson import dumps
+
+__all__ = [
+    "EXEC_CACHE_TYPE",
+    "MOUNT_BIND",
+    "MOUNT_CACHE",
+    "MOUNT_SECRET",
+    "MOUNT_SSH",
+    "MOUNT_TMPFS",
+    "exec_cache_digest",
+    "exec_cache_payload",
+    "exec_of",
+    "normalized_exec",
+    "platform_of",
+    "record_digest",
+    "unknown_exec_fields",
+]
+
+EXEC_CACHE_TYPE = "buildkit.exec.v0"
+
+# pb.MountType
+MOUNT_BIND, MOUNT_SECRET, MOUNT_SSH, MOUNT_CACHE, MOUNT_TMPFS = 0, 1, 2, 3, 4
+
+# Field kinds of the protobuf messages, by JSON name, in Go struct order (ops.pb.go v0.25.2).
+Kind: TypeAlias = Literal["str", "int", "bool", "strs", "ints"] | tuple[str, str]
+_SCHEMA: dict[str, tuple[tuple[str, Kind], ...]] = {
+    "ExecOp": (
+        ("meta", ("msg", "Meta")),
+        ("mounts", ("msgs", "Mount")),
+        ("network", "int"),
+        ("security", "int"),
+        ("secretenv", ("msgs", "SecretEnv")),
+        ("cdiDevices", ("msgs", "CDIDevice")),
+    ),
+    "Meta": (
+        ("args", "strs"),
+        ("env", "strs"),
+        ("cwd", "str"),
+        ("user", "str"),
+        ("proxy_env", ("msg", "ProxyEnv")),
+        ("extraHosts", ("msgs", "HostIP")),
+        ("hostname", "str"),
+        ("ulimit", ("msgs", "Ulimit")),
+        ("cgroupParent", "str"),
+        ("removeMountStubsRecursive", "bool"),
+        ("validExitCodes", "ints"),
+    ),
+    "ProxyEnv": (
+        ("http_proxy", "str"),
+        ("https_proxy", "str"),
+        ("ftp_proxy", "str"),
+        ("no_proxy", "str"),
+        ("all_proxy", "str"),
+    ),
+    "HostIP": (("Host", "str"), ("IP", "str")),
+    "Ulimit": (("Name", "str"), ("Soft", "int"), ("Hard", "int")),
+    "SecretEnv": (("ID", "str"), ("name", "str"), ("optional", "bool")),
+    "CDIDevice": (("name", "str"), ("optional", "bool")),
+    "Mount": (
+        ("input", "int"),
+        ("selector", "str"),
+        ("dest", "str"),
+        ("output", "int"),
+        ("readonly", "bool"),
+        ("mountType", "int"),
+        ("TmpfsOpt", ("msg", "TmpfsOpt")),
+        ("cacheOpt", ("msg", "CacheOpt")),
+        ("secretOpt", ("msg", "SecretOpt")),
+        ("SSHOpt", ("msg", "SSHOpt")),
+        ("resultID", "str"),
+        ("contentCache", "int"),
+    ),
+    "TmpfsOpt": (("size", "int"),),
+    "CacheOpt": (("ID", "str"), ("sharing", "int")),
+    "SecretOpt": (
+        ("ID", "str"),
+        ("uid", "int"),
+        ("gid", "int"),
+        ("mode", "int"),
+        ("optional", "bool"),
+    ),
+    "SSHOpt": (
+        ("ID", "str"),
+        ("uid", "int"),
+        ("gid", "int"),
+        ("mode", "int"),
+        ("optional", "bool"),
+    ),
+}
+
+_SCALAR_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "bool": (bool,),
+}
+
+
+def _bad(path: str, what: str) -> GraphError:
+    return GraphError(f"exec op: {path} {what}")
+
+
+def _message(raw: Any, name: str, path: str, unknown: list[str]) -> dict[str, Any]:
+    """A message as Go would hold it: known fields in struct order, zero values omitted."""
+    if not isinstance(raw, Mapping):
+        raise _bad(path, f"is not an object ({name})")
+    out: dict[str, Any] = {}
+    fields = _SCHEMA[name]
+    known = {field for field, _ in fields}
+    for field, kind in fields:
+        if field not in raw or raw[field] is None:
+            continue
+        value = _field(raw[field], kind, f"{path}.{field}", unknown)
+        if value is not None:
+            out[field] = value
+    for field, value in raw.items():
+        if field not in known:
+            unknown.append(f"{path}.{field}")
+            out[field] = value
+    return out
+
+
+def _field(value: Any, kind: Kind, path: str, unknown: list[str]) -> Any:
+    if isinstance(kind, tuple):
+        shape, name = kind
+        if shape == "msg":
+            # A non-nil pointer to a message is written even when empty: {}.
+            return _message(value, name, path, unknown)
+        if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+            raise _bad(path, "is not a list")
+        items = [_message(v, name, f"{path}[{i}]", unknown) for i, v in enumerate(value)]
+        return items or None
+    if kind in ("strs", "ints"):
+        if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+            raise _bad(path, "is not a list")
+        item_type = str if kind == "strs" else int
+        for i, item in enumerate(value):
+            if not isinstance(item, item_type) or isinstance(item, bool):
+                raise _bad(f"{path}[{i}]", f"is not a {item_type.__name__}")
+        return list(value) or None
+    if not isinstance(value, _SCALAR_TYPES[kind]) or (kind == "int" and isinstance(value, bool)):
+        raise _bad(path, f"is not a {kind}")
+    return value or None  # omitempty: "", 0 and false are not written
+
+
+def exec_of(op: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ExecOp inside a provenance op (``{"Op": {"exec": …}}``), or ``op`` if it is one."""
+    if not isinstance(op, Mapping):
+        raise GraphError("exec op: not an object")
+    inner = op.get("Op")
+    if isinstance(inner, Mapping):
+        exec_op = inner.get("exec")
+        if not isinstance(exec_op, Mapping):
+            kinds = ", ".join(sorted(inner)) or "none"
+            raise GraphError(f"exec op: the step is not an exec (op kind: {kinds})")
+        return exec_op
+    if isinstance(op.get("exec"), Mapping):
+        exec_op = op["exec"]
+        assert isinstance(exec_op, Mapping)
+        return exec_op
+    if "meta" in op or "mounts" in op:
+        return op
+    raise GraphError("exec op: neither a pb.Op with an exec nor an ExecOp")
+
+
+def platform_of(op: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``platform`` of a provenance op (``pb.Platform`` JSON), if it has one."""
+    platform = op.get("platform") if isinstance(op, Mapping) else None
+    return platform if isinstance(platform, Mapping) else None
+
+
+def _keeps_cache_opts(mount: Mapping[str, Any]) -> bool:
+    """True for a Dockerfile default cache mount, whose ID and sharing stay in the key."""
+    opt = mount.get("cacheOpt")
+    assert isinstance(opt, Mapping)
+    cache_id = opt.get("ID", "")
+    dest = mount.get("dest", "")
+    if opt.get("sharing", 0) != 0:
+        return False
+    if cache_id == dest:
+        return True
+    _, sep, trimmed = cache_id.partition("/")
+    return bool(sep) and trimmed == dest
+
+
+def _is_plain_root(mount: Mapping[str, Any]) -> bool:
+    return (
+        mount.get("dest") == "/"
+        and not mount.get("selector")
+        and not mount.get("readonly")
+        and mount.get("mountType", MOUNT_BIND) == MOUNT_BIND
+        and mount.get("cacheOpt") is None
+        and mount.get("SSHOpt") is None
+        and mount.get("secretOpt") is None
+        and not mount.get("resultID")
+    )
+
+
+def _normalize(op: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    unknown: list[str] = []
+    exec_op = _message(exec_of(op), "ExecOp", "exec", unknown)
+    meta = exec_op.get("meta")
+    if meta is not None:
+        meta.pop("proxy_env", None)
+        for host in meta.get("extraHosts", ()):
+            host.pop("IP", None)
+    mounts = exec_op.get("mounts")
+    if mounts is not None:
+        for mount in mounts:
+            mount.pop("selector", None)
+            if mount.get("cacheOpt") is not None and not _keeps_cache_opts(mount):
+                mount["cacheOpt"].pop("ID", None)
+                mount["cacheOpt"].pop("sharing", None)
+        if len(mounts) == 1 and _is_plain_root(mounts[0]):
+            del exec_op["mounts"]
+    return exec_op, unknown
+
+
+def normalized_exec(op: Mapping[str, Any]) -> dict[str, Any]:
+    """The ExecOp that BuildKit hashes: normalised, in Go field order, zero values omitted."""
+    return _normalize(op)[0]
+
+
+def unknown_exec_fields(op: Mapping[str, Any]) -> tuple[str, ...]:
+    """Paths of fields in ``op`` that the v0.25 ExecOp schema does not know (empty if none)."""
+    return tuple(_normalize(op)[1])
+
+
+def _platform_fields(platform: Mapping[str, Any]) -> dict[str, Any]:
+    os_name = platform.get("OS", platform.get("os"))
+    arch = platform.get("Architecture", platform.get("architecture"))
+    if not isinstance(os_name, str) or not isinstance(arch, str):
+        raise GraphError("exec op: platform has no OS/Architecture")
+    out: dict[str, Any] = {"OS": os_name, "Arch": arch}
+    variant = platform.get("Variant", platform.get("variant", ""))
+    if variant:
+        out["Variant"] = variant
+    os_version = platform.get("OSVersion", platform.get("os_version", ""))
+    if os_version:
+        out["OSVersion"] = os_version
+    features = platform.get("OSFeatures", platform.get("os_features", ()))
+    if features:
+        out["OSFeatures"] = list(features)
+    return out
+
+
+def exec_cache_payload(
+    op: Mapping[str, Any],
+    platform: Mapping[str, Any] | None = None,
+    *,
+    default_platform: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The exact bytes BuildKit hashes for the exec's CacheMap digest.
+
+    ``platform`` defaults to the op's own ``platform``; an op without one is hashed with the
+    worker's default platform, which only the caller knows (``default_platform``).
+    """
+    chosen = platform if platform is not None else platform_of(op)
+    if chosen is None:
+        chosen = default_platform
+    if chosen is None:
+        raise GraphError("exec op: no platform (pass the worker's default platform)")
+    wrapper: dict[str, Any] = {"Type": EXEC_CACHE_TYPE, "Exec": normalized_exec(op)}
+    wrapper.update(_platform_fields(chosen))
+    return dumps(wrapper)
+
+
+def exec_cache_digest(
+    op: Mapping[str, Any],
+    platform: Mapping[str, Any] | None = None,
+    *,
+    default_platform: Mapping[str, Any] | None = None,
+) -> str:
+    """``sha256:…`` CacheMap digest of an exec op (see :func:`exec_cache_payload`)."""
+    payload = exec_cache_payload(op, platform, default_platform=default_platform)
+    return "sha256:" + hashlib.sha256(payload).hexdigest()
+
+
+def record_digest(cachemap_digest: str, output: int) -> str:
+    """Digest of the cache export record for output ``output``: ``sha256("<digest>@<output>")``.
+
+    ``output`` -1 gives the shape of content-checksum keys. BuildKit's ``random:`` digests
+    (never exported) are refused.
+    """
+    if not cachemap_digest.startswith("sha256:"):
+        raise GraphError(f"not a sha256 cache digest: {cachemap_digest!r}")
+    return "sha256:" + hashlib.sha256(f"{cachemap_digest}@{output}".encode()).hexdigest()
