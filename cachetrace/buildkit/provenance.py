@@ -1,0 +1,740 @@
+"""Decode BuildKit's SLSA provenance (v0.2 and v1) into ``cachetrace.model.llb.Provenance``.
+
+Pure JSON to model: no grpc, no I/O. Accepts what a history record's attestation blob holds
+(the bare predicate, media type ``application/vnd.in-toto+json``), a full in-toto statement
+(``predicateType`` + ``predicate``, as in an image's attestation manifest), or a DSSE envelope
+around such a statement.
+
+Where the pieces are (upstream ``solver/llbsolver/provenance/types/types.go``), v0.2 (what
+BuildKit <= 0.27 records) then v1 (BuildKit >= 0.28):
+
+- request: ``invocation.parameters`` / ``buildDefinition.externalParameters.request``
+- config source: ``invocation.configSource`` (``entryPoint``) /
+  ``buildDefinition.externalParameters.configSource`` (``path``)
+- builder platform and custom environment: ``invocation.environment`` (``platform``) /
+  ``buildDefinition.internalParameters`` (``builderPlatform``)
+- LLB steps and digest mapping: ``buildConfig`` / ``buildDefinition.internalParameters.buildConfig``
+- materials: ``materials`` / ``buildDefinition.resolvedDependencies``
+- BuildKit metadata (sources, locations, layers, vcs):
+  ``metadata["https://mobyproject.org/buildkit@v1#metadata"]`` /
+  ``runDetails.metadata.buildkit_metadata``
+- invocation id and times: ``metadata.buildInvocationID``, ``buildStartedOn``… /
+  ``runDetails.metadata.invocationId``, ``startedOn``…
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from cachetrace.errors import ProtocolError
+from cachetrace.model import JSONValue
+from cachetrace.model.llb import (
+    BuildOp,
+    CacheOpt,
+    CacheSharing,
+    CDIDevice,
+    ConfigSource,
+    ContentCache,
+    DiffOp,
+    ExecMeta,
+    ExecOp,
+    FileAction,
+    FileActionKind,
+    FileOp,
+    HostIP,
+    Location,
+    Material,
+    MergeOp,
+    Mount,
+    MountType,
+    NetworkMode,
+    Op,
+    OpKind,
+    Position,
+    Provenance,
+    ProvenanceMode,
+    ProxyEnv,
+    Range,
+    Request,
+    RunMetadata,
+    SecretEnv,
+    SecretOpt,
+    SecurityMode,
+    SessionRef,
+    SlsaVersion,
+    SourceFile,
+    SourceOp,
+    SSHOpt,
+    Step,
+    StepInput,
+    Ulimit,
+)
+from cachetrace.model.oci import Descriptor, Platform
+
+__all__ = [
+    "INTOTO_MEDIA_TYPE",
+    "PREDICATE_TYPE_ANNOTATION",
+    "PREDICATE_V02",
+    "PREDICATE_V1",
+    "decode_provenance",
+    "select_provenance",
+]
+
+INTOTO_MEDIA_TYPE = "application/vnd.in-toto+json"
+PREDICATE_TYPE_ANNOTATION = "in-toto.io/predicate-type"
+PREDICATE_V02 = "https://slsa.dev/provenance/v0.2"
+PREDICATE_V1 = "https://slsa.dev/provenance/v1"
+_SLSA_PREFIX = "https://slsa.dev/provenance/"
+_BUILDKIT_METADATA_V02 = "https://mobyproject.org/buildkit@v1#metadata"
+_BUILDKIT_HERMETIC_V02 = "https://mobyproject.org/buildkit@v1#hermetic"
+_BUILD_ARG = "build-arg:"
+
+_MOUNT_TYPES = {
+    0: MountType.BIND,
+    1: MountType.SECRET,
+    2: MountType.SSH,
+    3: MountType.CACHE,
+    4: MountType.TMPFS,
+}
+_SHARING = {0: CacheSharing.SHARED, 1: CacheSharing.PRIVATE, 2: CacheSharing.LOCKED}
+_NETWORK = {0: NetworkMode.SANDBOX, 1: NetworkMode.HOST, 2: NetworkMode.NONE}
+_SECURITY = {0: SecurityMode.SANDBOX, 1: SecurityMode.INSECURE}
+_CONTENT_CACHE = {0: ContentCache.DEFAULT, 1: ContentCache.ON, 2: ContentCache.OFF}
+_OP_KINDS = {k.value: k for k in OpKind if k not in (OpKind.NONE, OpKind.UNKNOWN)}
+_STEP_ID = re.compile(r"step(0|[1-9][0-9]*)")
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def select_provenance(attestations: Iterable[Descriptor]) -> Descriptor | None:
+    """The SLSA provenance among a history record's attestation descriptors, if any.
+
+    BuildKit annotates each with ``in-toto.io/predicate-type``; a failed build has none.
+    """
+    for desc in attestations:
+        if desc.annotations.get(PREDICATE_TYPE_ANNOTATION, "").startswith(_SLSA_PREFIX):
+            return desc
+    return None
+
+
+def decode_provenance(data: bytes | str, *, result_platform: Platform | None = None) -> Provenance:
+    """Decode a provenance predicate, in-toto statement or DSSE envelope.
+
+    ``result_platform`` records which result of a multi-platform build the provenance
+    belongs to (the key of the history record's ``Results`` map); the predicate itself does
+    not say. Raises ``ProtocolError`` with a one-line reason for anything malformed.
+    """
+    try:
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ProtocolError(f"provenance is not JSON: {e}") from None
+    top = _Obj(doc, "$")
+    top = _unwrap_dsse(top)
+    predicate_type = top.text("predicateType")
+    subjects: tuple[Material, ...] = ()
+    if "predicate" in top or predicate_type:
+        if not predicate_type.startswith(_SLSA_PREFIX):
+            raise ProtocolError(
+                f"not a SLSA provenance statement (predicateType {predicate_type!r})"
+            )
+        subjects = tuple(_material(s, "name") for s in top.objs("subject"))
+        predicate = top.obj("predicate")
+    else:
+        predicate = top
+    if predicate_type == PREDICATE_V1 or (not predicate_type and "buildDefinition" in predicate):
+        parts = _parts_v1(predicate)
+    elif predicate_type == PREDICATE_V02 or (
+        not predicate_type and ("invocation" in predicate or "buildType" in predicate)
+    ):
+        parts = _parts_v02(predicate)
+    elif predicate_type:
+        raise ProtocolError(f"unsupported SLSA provenance version {predicate_type!r}")
+    else:
+        raise ProtocolError(
+            "not a SLSA provenance predicate (neither 'buildDefinition' nor 'invocation')"
+        )
+    return _assemble(parts, subjects, result_platform)
+
+
+# --- a small path-aware reader over decoded JSON ----------------------------------------
+
+
+class _Obj:
+    """A JSON object with its path, for one-line errors. Go's ``null`` reads as absent."""
+
+    __slots__ = ("d", "path")
+
+    def __init__(self, value: object, path: str) -> None:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise ProtocolError(f"provenance {path}: expected an object, got {_kind(value)}")
+        self.d: dict[str, Any] = value
+        self.path = path
+
+    def __contains__(self, key: str) -> bool:
+        return self.d.get(key) is not None
+
+    def _at(self, key: str) -> str:
+        return f"{self.path}.{key}" if key.isidentifier() else f"{self.path}[{key!r}]"
+
+    def raw(self, key: str) -> JSONValue:
+        return self.d.get(key)
+
+    def obj(self, key: str) -> _Obj:
+        return _Obj(self.d.get(key), self._at(key))
+
+    def opt_obj(self, key: str) -> _Obj | None:
+        return self.obj(key) if key in self else None
+
+    def text(self, key: str, default: str = "") -> str:
+        v = self.d.get(key)
+        if v is None:
+            return default
+        if not isinstance(v, str):
+            raise ProtocolError(f"provenance {self._at(key)}: expected a string, got {_kind(v)}")
+        return v
+
+    def num(self, key: str, default: int = 0) -> int:
+        v = self.d.get(key)
+        if v is None:
+            return default
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ProtocolError(f"provenance {self._at(key)}: expected an integer, got {_kind(v)}")
+        return v
+
+    def flag(self, key: str) -> bool:
+        v = self.d.get(key)
+        if v is None:
+            return False
+        if not isinstance(v, bool):
+            raise ProtocolError(f"provenance {self._at(key)}: expected a boolean, got {_kind(v)}")
+        return v
+
+    def array(self, key: str) -> list[Any]:
+        v = self.d.get(key)
+        if v is None:
+            return []
+        if not isinstance(v, list):
+            raise ProtocolError(f"provenance {self._at(key)}: expected a list, got {_kind(v)}")
+        return v
+
+    def objs(self, key: str) -> list[_Obj]:
+        at = self._at(key)
+        return [_Obj(v, f"{at}[{i}]") for i, v in enumerate(self.array(key))]
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        at = self._at(key)
+        out = []
+        for i, v in enumerate(self.array(key)):
+            if not isinstance(v, str):
+                raise ProtocolError(f"provenance {at}[{i}]: expected a string, got {_kind(v)}")
+            out.append(v)
+        return tuple(out)
+
+    def nums(self, key: str) -> tuple[int, ...]:
+        at = self._at(key)
+        out = []
+        for i, v in enumerate(self.array(key)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ProtocolError(f"provenance {at}[{i}]: expected an integer, got {_kind(v)}")
+            out.append(v)
+        return tuple(out)
+
+    def text_map(self, key: str) -> dict[str, str]:
+        m = self.obj(key)
+        return {k: m.text(k) for k in m.d}
+
+    def enum(self, key: str, table: dict[int, Any]) -> Any:
+        n = self.num(key)
+        if n not in table:
+            raise ProtocolError(f"provenance {self._at(key)}: unknown value {n}")
+        return table[n]
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _unwrap_dsse(top: _Obj) -> _Obj:
+    """A DSSE envelope (``payloadType``, base64 ``payload``) gives the statement inside."""
+    if "payload" not in top or "payloadType" not in top:
+        return top
+    payload_type = top.text("payloadType")
+    if payload_type != INTOTO_MEDIA_TYPE:
+        raise ProtocolError(f"DSSE envelope holds {payload_type!r}, not an in-toto statement")
+    try:
+        inner = json.loads(base64.b64decode(top.text("payload"), validate=True))
+    except (binascii.Error, ValueError) as e:
+        raise ProtocolError(f"DSSE envelope payload is not base64 JSON: {e}") from None
+    return _Obj(inner, "$.payload")
+
+
+# --- the two SLSA layouts, reduced to the same parts ------------------------------------
+
+
+class _Parts:
+    """The version-independent pieces of a predicate, still as JSON."""
+
+    def __init__(
+        self,
+        *,
+        version: SlsaVersion,
+        build_type: str,
+        builder_id: str,
+        builder_version: dict[str, str],
+        materials: list[_Obj],
+        config_source: ConfigSource,
+        request: _Obj,
+        builder_platform: str,
+        dockerfile_version: str,
+        environment: dict[str, JSONValue],
+        build_config: _Obj | None,
+        buildkit: _Obj,
+        metadata: RunMetadata,
+    ) -> None:
+        self.version = version
+        self.build_type = build_type
+        self.builder_id = builder_id
+        self.builder_version = builder_version
+        self.materials = materials
+        self.config_source = config_source
+        self.request = request
+        self.builder_platform = builder_platform
+        self.dockerfile_version = dockerfile_version
+        self.environment = environment
+        self.build_config = build_config
+        self.buildkit = buildkit
+        self.metadata = metadata
+
+
+def _parts_v02(p: _Obj) -> _Parts:
+    inv = p.obj("invocation")
+    cs = inv.obj("configSource")
+    env = inv.obj("environment")
+    meta = p.obj("metadata")
+    complete = meta.obj("completeness")
+    return _Parts(
+        version=SlsaVersion.V0_2,
+        build_type=p.text("buildType"),
+        builder_id=p.obj("builder").text("id"),
+        builder_version={},
+        materials=p.objs("materials"),
+        config_source=ConfigSource(cs.text("uri"), cs.text_map("digest"), cs.text("entryPoint")),
+        request=inv.obj("parameters"),
+        builder_platform=env.text("platform"),
+        dockerfile_version=env.text("dockerfileVersion"),
+        environment={k: v for k, v in env.d.items() if k not in ("platform", "dockerfileVersion")},
+        build_config=p.opt_obj("buildConfig"),
+        buildkit=meta.obj(_BUILDKIT_METADATA_V02),
+        metadata=RunMetadata(
+            invocation_id=meta.text("buildInvocationID"),
+            started_on=_time(meta, "buildStartedOn"),
+            finished_on=_time(meta, "buildFinishedOn"),
+            complete_request=complete.flag("parameters"),
+            complete_environment=complete.flag("environment"),
+            complete_materials=complete.flag("materials"),
+            reproducible=meta.flag("reproducible"),
+            hermetic=meta.flag(_BUILDKIT_HERMETIC_V02),
+        ),
+    )
+
+
+def _parts_v1(p: _Obj) -> _Parts:
+    bd = p.obj("buildDefinition")
+    ext = bd.obj("externalParameters")
+    cs = ext.obj("configSource")
+    internal = bd.obj("internalParameters")
+    run = p.obj("runDetails")
+    builder = run.obj("builder")
+    meta = run.obj("metadata")
+    complete = meta.obj("buildkit_completeness")
+    known = ("buildConfig", "builderPlatform", "dockerfileVersion")
+    return _Parts(
+        version=SlsaVersion.V1,
+        build_type=bd.text("buildType"),
+        builder_id=builder.text("id"),
+        builder_version=builder.text_map("version"),
+        materials=bd.objs("resolvedDependencies"),
+        config_source=ConfigSource(cs.text("uri"), cs.text_map("digest"), cs.text("path")),
+        request=ext.obj("request"),
+        builder_platform=internal.text("builderPlatform"),
+        dockerfile_version=internal.text("dockerfileVersion"),
+        environment={k: v for k, v in internal.d.items() if k not in known},
+        build_config=internal.opt_obj("buildConfig"),
+        buildkit=meta.obj("buildkit_metadata"),
+        metadata=RunMetadata(
+            invocation_id=meta.text("invocationId"),
+            started_on=_time(meta, "startedOn"),
+            finished_on=_time(meta, "finishedOn"),
+            complete_request=complete.flag("request"),
+            complete_environment=None,
+            complete_materials=complete.flag("resolvedDependencies"),
+            reproducible=meta.flag("buildkit_reproducible"),
+            hermetic=meta.flag("buildkit_hermetic"),
+        ),
+    )
+
+
+def _time(o: _Obj, key: str) -> float | None:
+    """RFC 3339 (Go ``time.Time`` JSON, nanoseconds) to seconds since the epoch."""
+    text = o.text(key)
+    if not text:
+        return None
+    m = _RFC3339.fullmatch(text)
+    if not m:
+        raise ProtocolError(f"provenance {o.path}.{key}: not an RFC 3339 time: {text!r}")
+    date, clock, frac, zone = m.groups()
+    offset = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        base = datetime.fromisoformat(f"{date}T{clock}{offset}")
+    except ValueError:
+        raise ProtocolError(f"provenance {o.path}.{key}: not a valid time: {text!r}") from None
+    seconds = (base - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(seconds=1)
+    return seconds + (int(frac) / 10 ** len(frac) if frac else 0.0)
+
+
+# --- assembling the model ---------------------------------------------------------------
+
+
+def _assemble(
+    parts: _Parts, subjects: tuple[Material, ...], result_platform: Platform | None
+) -> Provenance:
+    bk = parts.buildkit
+    source = bk.obj("source")
+    locations = source.obj("locations")
+    steps: tuple[Step, ...] = ()
+    mapping: dict[str, str] = {}
+    if parts.build_config is not None:
+        steps, mapping = _steps(parts.build_config, locations)
+    sources = tuple(_source_file(info) for info in source.objs("infos"))
+    return Provenance(
+        slsa_version=parts.version,
+        predicate_type=PREDICATE_V1 if parts.version is SlsaVersion.V1 else PREDICATE_V02,
+        build_type=parts.build_type,
+        mode=ProvenanceMode.MAX if steps else ProvenanceMode.MIN,
+        builder_id=parts.builder_id,
+        builder_version=parts.builder_version,
+        request=_request(parts),
+        steps=steps,
+        digest_mapping=mapping,
+        sources=sources,
+        materials=tuple(_material(m, "uri") for m in parts.materials),
+        layers=_layers(bk.obj("layers")),
+        vcs=bk.text_map("vcs"),
+        metadata=parts.metadata,
+        network=bk.raw("network"),
+        sys_usage=bk.raw("sysUsage"),
+        subjects=subjects,
+        result_platform=result_platform,
+    )
+
+
+def _request(parts: _Parts) -> Request:
+    r = parts.request
+    args = r.text_map("args")
+    return Request(
+        frontend=r.text("frontend"),
+        build_args={k[len(_BUILD_ARG) :]: v for k, v in args.items() if k.startswith(_BUILD_ARG)},
+        frontend_attrs={k: v for k, v in args.items() if not k.startswith(_BUILD_ARG)},
+        locals=tuple(o.text("name") for o in r.objs("locals")),
+        secrets=tuple(SessionRef(o.text("id"), o.flag("optional")) for o in r.objs("secrets")),
+        ssh=tuple(SessionRef(o.text("id"), o.flag("optional")) for o in r.objs("ssh")),
+        config_source=parts.config_source,
+        builder_platform=parts.builder_platform,
+        dockerfile_version=parts.dockerfile_version,
+        environment=parts.environment,
+        compatibility_version=r.num("compatibilityVersion"),
+        inputs=r.raw("inputs"),
+        root=r.raw("root"),
+    )
+
+
+def _material(o: _Obj, uri_key: str) -> Material:
+    return Material(o.text(uri_key), o.text_map("digest"))
+
+
+def _layers(o: _Obj) -> dict[str, tuple[tuple[Descriptor, ...], ...]]:
+    out: dict[str, tuple[tuple[Descriptor, ...], ...]] = {}
+    for ref, chains in o.d.items():
+        at = o._at(ref)
+        if not isinstance(chains, list):
+            raise ProtocolError(f"provenance {at}: expected a list, got {_kind(chains)}")
+        out[ref] = tuple(
+            tuple(_descriptor(_Obj(d, f"{at}[{i}][{j}]")) for j, d in enumerate(_as_list(c, at)))
+            for i, c in enumerate(chains)
+        )
+    return out
+
+
+def _as_list(value: object, at: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ProtocolError(f"provenance {at}: expected a list, got {_kind(value)}")
+    return value
+
+
+def _descriptor(o: _Obj) -> Descriptor:
+    return Descriptor(
+        o.text("mediaType"), o.text("digest"), o.num("size"), o.text_map("annotations")
+    )
+
+
+def _source_file(o: _Obj) -> SourceFile:
+    data = o.text("data")
+    try:
+        text = base64.b64decode(data, validate=True).decode("utf-8", errors="replace")
+    except binascii.Error:
+        raise ProtocolError(f"provenance {o.path}.data: not base64") from None
+    steps, mapping = _steps(o, _Obj({}, o.path))
+    return SourceFile(
+        filename=o.text("filename"),
+        language=o.text("language"),
+        text=text,
+        steps=steps,
+        digest_mapping=mapping,
+    )
+
+
+def _steps(config: _Obj, locations: _Obj) -> tuple[tuple[Step, ...], dict[str, str]]:
+    """``llbDefinition`` + ``digestMapping`` (in a buildConfig or a source info) to steps."""
+    mapping = config.text_map("digestMapping")
+    digest_of: dict[str, str] = {}
+    for dgst, step_id in mapping.items():
+        if step_id in digest_of:
+            raise ProtocolError(
+                f"provenance {config.path}.digestMapping: two digests for {step_id}"
+            )
+        digest_of[step_id] = dgst
+    steps: list[Step] = []
+    for i, o in enumerate(config.objs("llbDefinition")):
+        step_id = o.text("id")
+        if step_id != f"step{i}":
+            raise ProtocolError(f"provenance {o.path}.id: expected 'step{i}', got {step_id!r}")
+        step = Step(
+            id=step_id,
+            op=_op(o.obj("op")),
+            digest=digest_of.get(step_id),
+            inputs=tuple(_step_input(v, f"{o.path}.inputs") for v in o.texts("inputs")),
+            locations=tuple(_location(loc) for loc in locations.obj(step_id).objs("locations")),
+            resource_usage=o.raw("resourceUsage"),
+        )
+        for inp in step.inputs:
+            # Upstream writes inputs before their users: anything else is not BuildKit's.
+            if int(inp.step.removeprefix("step")) >= i:
+                raise ProtocolError(
+                    f"provenance {o.path}.inputs: {inp.step} is not an earlier step"
+                )
+        steps.append(step)
+    return tuple(steps), mapping
+
+
+def _step_input(ref: str, at: str) -> StepInput:
+    step, _, out = ref.rpartition(":")
+    if not _STEP_ID.fullmatch(step) or not out.isdigit():
+        raise ProtocolError(f"provenance {at}: not a step output: {ref!r}")
+    return StepInput(step, int(out))
+
+
+def _location(o: _Obj) -> Location:
+    return Location(
+        source_index=o.num("sourceIndex"),
+        ranges=tuple(
+            Range(_position(r.obj("start")), _position(r.obj("end"))) for r in o.objs("ranges")
+        ),
+    )
+
+
+def _position(o: _Obj) -> Position:
+    return Position(o.num("line"), o.num("character"))
+
+
+# --- ops --------------------------------------------------------------------------------
+
+
+def _op(o: _Obj) -> Op:
+    body = o.obj("Op")
+    present = [k for k in body.d if body.d[k] is not None]
+    platform = o.opt_obj("platform")
+    common: dict[str, Any] = {
+        "raw": o.d,
+        "platform": _platform(platform) if platform is not None else None,
+        "constraints": o.obj("constraints").texts("filter"),
+    }
+    if not present:
+        return Op(kind=OpKind.NONE, **common)
+    if len(present) > 1:
+        raise ProtocolError(f"provenance {body.path}: more than one op: {', '.join(present)}")
+    kind = _OP_KINDS.get(present[0], OpKind.UNKNOWN)
+    inner = body.obj(present[0]) if kind is not OpKind.UNKNOWN else None
+    if kind is OpKind.EXEC and inner is not None:
+        return Op(kind=kind, exec=_exec(inner), **common)
+    if kind is OpKind.SOURCE and inner is not None:
+        src = SourceOp(inner.text("identifier"), inner.text_map("attrs"))
+        return Op(kind=kind, source=src, **common)
+    if kind is OpKind.FILE and inner is not None:
+        return Op(
+            kind=kind, file=FileOp(tuple(_file_action(a) for a in inner.objs("actions"))), **common
+        )
+    if kind is OpKind.BUILD and inner is not None:
+        build = BuildOp(inner.num("builder"), inner.text_map("attrs"))
+        return Op(kind=kind, build=build, **common)
+    if kind is OpKind.MERGE and inner is not None:
+        merge = MergeOp(tuple(i.num("input") for i in inner.objs("inputs")))
+        return Op(kind=kind, merge=merge, **common)
+    if kind is OpKind.DIFF and inner is not None:
+        return Op(
+            kind=kind,
+            diff=DiffOp(_diff_input(inner, "lower"), _diff_input(inner, "upper")),
+            **common,
+        )
+    return Op(kind=kind, **common)
+
+
+def _platform(o: _Obj) -> Platform:
+    return Platform(
+        os=o.text("OS"),
+        architecture=o.text("Architecture"),
+        variant=o.text("Variant"),
+        os_version=o.text("OSVersion"),
+        os_features=o.texts("OSFeatures"),
+    )
+
+
+def _exec(o: _Obj) -> ExecOp:
+    return ExecOp(
+        meta=_meta(o.obj("meta")),
+        mounts=tuple(_mount(m) for m in o.objs("mounts")),
+        network=o.enum("network", _NETWORK),
+        security=o.enum("security", _SECURITY),
+        secret_env=tuple(
+            SecretEnv(s.text("ID"), s.text("name"), s.flag("optional")) for s in o.objs("secretenv")
+        ),
+        cdi_devices=tuple(
+            CDIDevice(d.text("name"), d.flag("optional")) for d in o.objs("cdiDevices")
+        ),
+    )
+
+
+def _meta(o: _Obj) -> ExecMeta:
+    proxy = o.opt_obj("proxy_env")
+    return ExecMeta(
+        args=o.texts("args"),
+        env=o.texts("env"),
+        cwd=o.text("cwd"),
+        user=o.text("user"),
+        hostname=o.text("hostname"),
+        extra_hosts=tuple(HostIP(h.text("Host"), h.text("IP")) for h in o.objs("extraHosts")),
+        proxy_env=None
+        if proxy is None
+        else ProxyEnv(
+            http_proxy=proxy.text("http_proxy"),
+            https_proxy=proxy.text("https_proxy"),
+            ftp_proxy=proxy.text("ftp_proxy"),
+            no_proxy=proxy.text("no_proxy"),
+            all_proxy=proxy.text("all_proxy"),
+        ),
+        ulimits=tuple(
+            Ulimit(u.text("Name"), u.num("Soft"), u.num("Hard")) for u in o.objs("ulimit")
+        ),
+        cgroup_parent=o.text("cgroupParent"),
+        remove_mount_stubs_recursive=o.flag("removeMountStubsRecursive"),
+        valid_exit_codes=o.nums("validExitCodes"),
+    )
+
+
+def _mount(o: _Obj) -> Mount:
+    cache = o.opt_obj("cacheOpt")
+    secret = o.opt_obj("secretOpt")
+    ssh = o.opt_obj("SSHOpt")
+    tmpfs = o.opt_obj("TmpfsOpt")
+    return Mount(
+        dest=o.text("dest"),
+        type=o.enum("mountType", _MOUNT_TYPES),
+        input=o.num("input"),
+        selector=o.text("selector"),
+        output=o.num("output"),
+        readonly=o.flag("readonly"),
+        cache=None
+        if cache is None
+        else CacheOpt(cache.text("ID"), cache.enum("sharing", _SHARING)),
+        secret=None
+        if secret is None
+        else SecretOpt(
+            id=secret.text("ID"),
+            uid=secret.num("uid"),
+            gid=secret.num("gid"),
+            mode=secret.num("mode"),
+            optional=secret.flag("optional"),
+        ),
+        ssh=None
+        if ssh is None
+        else SSHOpt(
+            id=ssh.text("ID"),
+            uid=ssh.num("uid"),
+            gid=ssh.num("gid"),
+            mode=ssh.num("mode"),
+            optional=ssh.flag("optional"),
+        ),
+        tmpfs_size=None if tmpfs is None else tmpfs.num("size"),
+        result_id=o.text("resultID"),
+        content_cache=o.enum("contentCache", _CONTENT_CACHE),
+    )
+
+
+def _file_action(o: _Obj) -> FileAction:
+    action = o.obj("Action")
+    present = [k for k in action.d if action.d[k] is not None]
+    name = present[0] if len(present) == 1 else ""
+    try:
+        kind = FileActionKind(name)
+    except ValueError:
+        kind = FileActionKind.UNKNOWN
+    body = action.obj(name) if kind is not FileActionKind.UNKNOWN else _Obj({}, action.path)
+    mode = body.num("mode")
+    src = dest = ""
+    if kind is FileActionKind.COPY:
+        src, dest = body.text("src"), body.text("dest")
+    elif kind in (FileActionKind.MKFILE, FileActionKind.MKDIR, FileActionKind.RM):
+        dest = body.text("path")
+    elif kind is FileActionKind.SYMLINK:
+        src, dest = body.text("oldpath"), body.text("newpath")
+    return FileAction(
+        kind=kind,
+        input=o.num("input"),
+        secondary_input=o.num("secondaryInput"),
+        output=o.num("output"),
+        src=src,
+        dest=dest,
+        mode=None if mode < 0 or kind in (FileActionKind.RM, FileActionKind.SYMLINK) else mode,
+        include_patterns=body.texts("include_patterns"),
+        exclude_patterns=body.texts("exclude_patterns"),
+        allow_wildcard=body.flag("allowWildcard"),
+        allow_not_found=body.flag("allowNotFound"),
+    )
+
+
+def _diff_input(o: _Obj, key: str) -> int | None:
+    side = o.opt_obj(key)
+    if side is None:
+        return None
+    n = side.num("input")
+    return None if n < 0 else n
