@@ -16,9 +16,10 @@ errors become ``EngineError`` (cannot reach the builder; the endpoint is named),
 from __future__ import annotations
 
 import contextlib
-import time
+import socket
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import grpc
 
@@ -36,7 +37,7 @@ from cachetrace.model.build import (
     StatusUpdate,
     Worker,
 )
-from cachetrace.model.oci import Descriptor
+from cachetrace.model.oci import Descriptor, Platform
 
 if TYPE_CHECKING:
     from cachetrace.model.llb import Provenance
@@ -111,21 +112,33 @@ class BuildkitClient:
         return client
 
     def _wait_ready(self, timeout: float) -> None:
-        future = grpc.channel_ready_future(self._channel)
-        deadline = time.monotonic() + timeout
-        while True:
+        """Fail fast with a clear reason if the builder cannot be reached.
+
+        A direct address gets a plain socket connect first; then one ListWorkers call (every
+        BuildKit has it) proves the gRPC path. grpc's connectivity polling is avoided on
+        purpose: its helper thread races with ``close()``.
+        """
+        reason = _preflight(self.endpoint)
+        if reason is None:
+            c = self._control
+            probe = self._channel.unary_unary(
+                CONTROL + "ListWorkers",
+                request_serializer=c.ListWorkersRequest.SerializeToString,
+                response_deserializer=c.ListWorkersResponse.FromString,
+            )
             try:
-                future.result(timeout=0.2)
+                probe(c.ListWorkersRequest(), timeout=timeout)
                 return
-            except grpc.FutureTimeoutError:
-                pass
-            reason = self._relay.last_error if self._relay is not None else None
-            if reason is not None or time.monotonic() > deadline:
-                future.cancel()
-                raise EngineError(
-                    f"cannot reach BuildKit via {self.endpoint.description}: "
-                    f"{reason or f'no answer within {timeout:.0f}s'}"
-                )
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    reason = f"no answer within {timeout:.0f}s"
+                elif exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise self._error(exc, "ListWorkers") from None
+                else:
+                    reason = exc.details() or "unavailable"
+                if self._relay is not None and self._relay.last_error:
+                    reason = self._relay.last_error
+        raise EngineError(f"cannot reach BuildKit via {self.endpoint.description}: {reason}")
 
     def close(self) -> None:
         self._channel.close()
@@ -305,7 +318,9 @@ class BuildkitClient:
         """
         from cachetrace.buildkit.provenance import decode_provenance
 
-        return decode_provenance(self.provenance_bytes(record, platform))
+        found = _pick_provenance(record, platform)
+        key = next(p for p, d in find_provenance(record).items() if d == found)
+        return decode_provenance(self.read_blob_bytes(found), result_platform=_platform(key))
 
     def provenances(self, record: HistoryRecord) -> dict[str, Provenance]:
         """Every result's provenance, by platform (``""`` for a single-platform build)."""
@@ -314,7 +329,20 @@ class BuildkitClient:
         found = find_provenance(record)
         if not found:
             raise NotAvailableError(_no_provenance_reason(record))
-        return {p: decode_provenance(self.read_blob_bytes(d)) for p, d in found.items()}
+        return {
+            p: decode_provenance(self.read_blob_bytes(d), result_platform=_platform(p))
+            for p, d in found.items()
+        }
+
+
+def _platform(key: str) -> Platform | None:
+    """The platform of a ``Results`` key (``""`` for a single-platform result)."""
+    if not key:
+        return None
+    try:
+        return Platform.parse(key)
+    except ValueError:
+        raise ProtocolError(f"history record result key {key!r} is not a platform") from None
 
 
 def _no_provenance_reason(record: HistoryRecord) -> str:
@@ -344,6 +372,23 @@ def _pick_provenance(record: HistoryRecord, platform: str | None) -> Descriptor:
             f"{', '.join(sorted(found))}"
         )
     return next(iter(found.values()))
+
+
+def _preflight(endpoint: Endpoint) -> str | None:
+    """For direct addresses, a plain socket connect first: a clear reason when it fails."""
+    try:
+        if endpoint.transport is Transport.UNIX:
+            path = endpoint.address[len("unix://") :]
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                sock.connect(path)
+        elif endpoint.transport is Transport.TCP:
+            parts = urlsplit(endpoint.address)
+            with socket.create_connection((parts.hostname or "", parts.port or 0), timeout=5):
+                pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _credentials(endpoint: Endpoint) -> grpc.ChannelCredentials:

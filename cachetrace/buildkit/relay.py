@@ -88,6 +88,9 @@ class StdioUpstream:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._stdin = self._proc.stdin
         self._stdout = self._proc.stdout
+        self._stderr = ""
+        self._lock = threading.Lock()
+        self._closed = False
 
     def read(self) -> bytes:
         return os.read(self._stdout.fileno(), CHUNK)
@@ -100,12 +103,14 @@ class StdioUpstream:
             self._stdin.close()
 
     def stderr_text(self) -> str:
-        """The command's stderr once it has exited ('' while it runs)."""
-        if self._proc.poll() is None or self._proc.stderr is None:
-            return ""
-        return self._proc.stderr.read().decode(errors="replace").strip()
+        """What the command wrote to stderr, once it has been closed ('' before)."""
+        return self._stderr
 
     def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         self.close_write()
         if self._proc.poll() is None:
             self._proc.terminate()
@@ -114,9 +119,11 @@ class StdioUpstream:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
-        for stream in (self._stdout, self._proc.stderr):
-            if stream is not None:
-                stream.close()
+        if self._proc.stderr is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._stderr = self._proc.stderr.read().decode(errors="replace").strip()
+            self._proc.stderr.close()
+        self._stdout.close()
 
 
 def _connect(host: str, tls: TLSFiles | None) -> socket.socket:
