@@ -17,6 +17,7 @@ Resolution reads files only; nothing is dialled here.
 
 from __future__ import annotations
 
+import argparse
 import enum
 import hashlib
 import json
@@ -290,3 +291,24 @@ class DockerConfig:
         if "/" in name or name.startswith("."):
             return None
         return self._json(self.root / "buildx" / "instances" / name)
+
+
+def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--builder/--addr/--tls*`` options every command that talks to BuildKit takes."""
+    group = parser.add_argument_group("builder")
+    group.add_argument("--builder", metavar="NAME", help="buildx builder (default: current)")
+    group.add_argument(
+        "--addr",
+        metavar="ADDR",
+        help="BuildKit address: unix://PATH, tcp://HOST:PORT, docker-container://NAME "
+        "(default: $BUILDKIT_HOST)",
+    )
+    group.add_argument("--tlscacert", metavar="FILE", help="CA certificate for tcp://")
+    group.add_argument("--tlscert", metavar="FILE", help="client certificate for tcp://")
+    group.add_argument("--tlskey", metavar="FILE", help="client key for tcp://")
+
+
+def endpoint_from_args(args: argparse.Namespace) -> Endpoint:
+    """Resolve the endpoint the options of ``add_endpoint_arguments`` name."""
+    tls = TLSFiles(args.tlscacert, args.tlscert, args.tlskey)
+    return resolve_endpoint(args.builder, args.addr, tls if tls.any else None)
