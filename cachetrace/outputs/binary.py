@@ -43,7 +43,9 @@ def inspect_binary(data: bytes, path: str = "", *, size: int | None = None) -> B
         e = elf.parse_elf(data)
         needed = e.needed if e.needed is not None else ()
         static: bool | None
-        if e.interpreter is not None or needed:
+        if e.elf_type not in ("EXEC", "DYN"):
+            static = None  # objects and core files are not linked programs
+        elif e.interpreter is not None or needed:
             static = False
         elif e.has_dynamic and e.needed is None:
             static = None  # the dynamic section lies past the data read
