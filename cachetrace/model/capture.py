@@ -113,7 +113,8 @@ class Build:
     vertices: tuple[Vertex, ...] = ()
     logs: tuple[LogStream, ...] = ()
     warnings: tuple[VertexWarning, ...] = ()
-    provenance: Provenance | None = None
+    # one provenance per result platform ("" for a single-platform build)
+    provenance: dict[str, Provenance] = field(default_factory=dict)
     cache: CacheExport | None = None
     layers: tuple[LayerOutput, ...] = ()
     exports: tuple[ExportedOutput, ...] = ()
