@@ -64,6 +64,13 @@ USER 1000:1000
 RUN id > /dev/null
 EOF
 
+# A git working tree with an origin: buildx then sends vcs:source/vcs:revision, which
+# BuildKit moves into the provenance's vcs metadata.
+git -C "$S" init -q
+git -C "$S" remote add origin https://git.invalid/cachetrace/fixture.git
+git -C "$S" add Dockerfile hello.txt
+git -C "$S" -c user.name=fixture -c user.email=fixture@invalid commit -q -m fixture
+
 ssh-keygen -q -t ed25519 -N '' -C cachetrace-fixture -f "$WORK/id_fixture"
 eval "$(ssh-agent -s -a "$WORK/agent.sock")" >/dev/null
 AGENT_PID=$SSH_AGENT_PID

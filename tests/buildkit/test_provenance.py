@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from functools import cache
 from pathlib import Path
 
@@ -87,6 +88,10 @@ def test_single_envelope_facts() -> None:
     assert 0 < p.metadata.finished_on - p.metadata.started_on < 600
     assert p.metadata.complete_request and p.metadata.complete_environment
     assert p.sources[0].filename == "Dockerfile" and p.sources[0].language == "Dockerfile"
+    # The context was a git working tree: buildx sent vcs:* attrs, BuildKit moved them here.
+    assert p.vcs["source"] == "https://git.invalid/cachetrace/fixture.git"
+    assert re.fullmatch(r"[0-9a-f]{40}", p.vcs["revision"])
+    assert not any(k.startswith("vcs:") for k in p.request.frontend_attrs)
     # The last step is the result vertex: no op, one input.
     assert p.steps[-1].op.kind is OpKind.NONE and len(p.steps[-1].inputs) == 1
 

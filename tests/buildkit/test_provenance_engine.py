@@ -26,7 +26,8 @@ RUN --network=none cat /m
 def status_objects(text: str) -> list[dict[str, Any]]:
     """``--progress=rawjson`` output: JSON SolveStatus objects one after another."""
     decoder = json.JSONDecoder()
-    out, i = [], 0
+    out: list[dict[str, Any]] = []
+    i = 0
     while True:
         while i < len(text) and text[i].isspace():
             i += 1
