@@ -49,3 +49,6 @@ clean:
 # README's main-job command (record lands with the record issue; until then: the CLI's help).
 demo: $(STAMP)
 	$(BIN)/cachetrace --help
+
+schema: $(STAMP)
+	$(BIN)/python -m cachetrace.capture_io.schema > docs/capture.schema.json

@@ -86,3 +86,13 @@ def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
         if tp in simple:
             return {"type": simple[tp]}
     raise TypeError(f"no JSON Schema for {tp!r}")
+
+
+def render_schema() -> str:
+    import json
+
+    return json.dumps(capture_schema(), indent=2, sort_keys=False) + "\n"
+
+
+if __name__ == "__main__":  # python -m cachetrace.capture_io.schema > docs/capture.schema.json
+    print(render_schema(), end="")
