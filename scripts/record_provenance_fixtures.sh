@@ -9,7 +9,8 @@
 # (`docker buildx history inspect attachment REF --type provenance`):
 #
 #   single.json            one platform: cache/secret/ssh/tmpfs/bind mounts, --network=none,
-#                          ENV, ARG, proxy build args, COPY, WORKDIR, USER, --add-host
+#                          ENV, ARG, proxy build args, COPY, COPY --link (a merge op),
+#                          WORKDIR, USER, --add-host, vcs info (the context is a git tree)
 #   multi-amd64.json       the linux/amd64 result of a two-platform build (-o type=local)
 #   multi-arm64.json       the linux/arm64 result of the same build
 #   failed-inspect.json    `docker buildx history inspect --format json` of a failed build,
@@ -54,6 +55,7 @@ ARG VERSION=1.0
 ENV APP_MODE=production
 WORKDIR /app
 COPY hello.txt /app/hello.txt
+COPY --link hello.txt /linked/hello.txt
 RUN --mount=type=cache,target=/root/.cache/go-build,id=x,sharing=locked echo "$GREETING $VERSION" > /app/greet
 RUN --mount=type=secret,id=tok wc -c /run/secrets/tok > /app/toklen
 RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo ssh > /app/ssh

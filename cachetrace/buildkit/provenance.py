@@ -29,6 +29,7 @@ import binascii
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -148,11 +149,16 @@ def decode_provenance(data: bytes | str, *, result_platform: Platform | None = N
         predicate = top.obj("predicate")
     else:
         predicate = top
-    if predicate_type == PREDICATE_V1 or (not predicate_type and "buildDefinition" in predicate):
+    looks_v1 = "buildDefinition" in predicate or "runDetails" in predicate
+    if predicate_type == PREDICATE_V1 or (not predicate_type and looks_v1):
+        if not looks_v1:
+            raise ProtocolError("SLSA v1 provenance without 'buildDefinition' or 'runDetails'")
         parts = _parts_v1(predicate)
     elif predicate_type == PREDICATE_V02 or (
         not predicate_type and ("invocation" in predicate or "buildType" in predicate)
     ):
+        if looks_v1:
+            raise ProtocolError("SLSA v0.2 statement holding a v1 predicate ('buildDefinition')")
         parts = _parts_v02(predicate)
     elif predicate_type:
         raise ProtocolError(f"unsupported SLSA provenance version {predicate_type!r}")
@@ -290,39 +296,23 @@ def _unwrap_dsse(top: _Obj) -> _Obj:
 # --- the two SLSA layouts, reduced to the same parts ------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
 class _Parts:
     """The version-independent pieces of a predicate, still as JSON."""
 
-    def __init__(
-        self,
-        *,
-        version: SlsaVersion,
-        build_type: str,
-        builder_id: str,
-        builder_version: dict[str, str],
-        materials: list[_Obj],
-        config_source: ConfigSource,
-        request: _Obj,
-        builder_platform: str,
-        dockerfile_version: str,
-        environment: dict[str, JSONValue],
-        build_config: _Obj | None,
-        buildkit: _Obj,
-        metadata: RunMetadata,
-    ) -> None:
-        self.version = version
-        self.build_type = build_type
-        self.builder_id = builder_id
-        self.builder_version = builder_version
-        self.materials = materials
-        self.config_source = config_source
-        self.request = request
-        self.builder_platform = builder_platform
-        self.dockerfile_version = dockerfile_version
-        self.environment = environment
-        self.build_config = build_config
-        self.buildkit = buildkit
-        self.metadata = metadata
+    version: SlsaVersion
+    build_type: str
+    builder_id: str
+    builder_version: dict[str, str]
+    materials: list[_Obj]
+    config_source: ConfigSource
+    request: _Obj
+    builder_platform: str
+    dockerfile_version: str
+    environment: dict[str, JSONValue]
+    build_config: _Obj | None
+    buildkit: _Obj
+    metadata: RunMetadata
 
 
 def _parts_v02(p: _Obj) -> _Parts:
@@ -574,39 +564,32 @@ def _op(o: _Obj) -> Op:
     body = o.obj("Op")
     present = [k for k in body.d if body.d[k] is not None]
     platform = o.opt_obj("platform")
-    common: dict[str, Any] = {
+    fields: dict[str, Any] = {
         "raw": o.d,
         "platform": _platform(platform) if platform is not None else None,
         "constraints": o.obj("constraints").texts("filter"),
     }
     if not present:
-        return Op(kind=OpKind.NONE, **common)
+        return Op(kind=OpKind.NONE, **fields)
     if len(present) > 1:
         raise ProtocolError(f"provenance {body.path}: more than one op: {', '.join(present)}")
     kind = _OP_KINDS.get(present[0], OpKind.UNKNOWN)
-    inner = body.obj(present[0]) if kind is not OpKind.UNKNOWN else None
-    if kind is OpKind.EXEC and inner is not None:
-        return Op(kind=kind, exec=_exec(inner), **common)
-    if kind is OpKind.SOURCE and inner is not None:
-        src = SourceOp(inner.text("identifier"), inner.text_map("attrs"))
-        return Op(kind=kind, source=src, **common)
-    if kind is OpKind.FILE and inner is not None:
-        return Op(
-            kind=kind, file=FileOp(tuple(_file_action(a) for a in inner.objs("actions"))), **common
-        )
-    if kind is OpKind.BUILD and inner is not None:
-        build = BuildOp(inner.num("builder"), inner.text_map("attrs"))
-        return Op(kind=kind, build=build, **common)
-    if kind is OpKind.MERGE and inner is not None:
-        merge = MergeOp(tuple(i.num("input") for i in inner.objs("inputs")))
-        return Op(kind=kind, merge=merge, **common)
-    if kind is OpKind.DIFF and inner is not None:
-        return Op(
-            kind=kind,
-            diff=DiffOp(_diff_input(inner, "lower"), _diff_input(inner, "upper")),
-            **common,
-        )
-    return Op(kind=kind, **common)
+    if kind is OpKind.UNKNOWN:  # newer than this decoder: kept in ``raw`` only
+        return Op(kind=kind, **fields)
+    inner = body.obj(present[0])
+    if kind is OpKind.EXEC:
+        fields["exec"] = _exec(inner)
+    elif kind is OpKind.SOURCE:
+        fields["source"] = SourceOp(inner.text("identifier"), inner.text_map("attrs"))
+    elif kind is OpKind.FILE:
+        fields["file"] = FileOp(tuple(_file_action(a) for a in inner.objs("actions")))
+    elif kind is OpKind.BUILD:
+        fields["build"] = BuildOp(inner.num("builder"), inner.text_map("attrs"))
+    elif kind is OpKind.MERGE:
+        fields["merge"] = MergeOp(tuple(i.num("input") for i in inner.objs("inputs")))
+    elif kind is OpKind.DIFF:
+        fields["diff"] = DiffOp(_diff_input(inner, "lower"), _diff_input(inner, "upper"))
+    return Op(kind=kind, **fields)
 
 
 def _platform(o: _Obj) -> Platform:

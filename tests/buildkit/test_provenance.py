@@ -212,7 +212,7 @@ def test_proxy_build_args_go_to_proxy_env_not_env() -> None:
 
 def test_copy_reads_the_context_source() -> None:
     p = load("single")
-    (copy_line,) = lines_starting(p, "COPY")
+    (copy_line,) = [n for n in lines_starting(p, "COPY") if "--link" not in p.sources[0].line(n)]
     step = step_at_line(p, copy_line, OpKind.FILE)
     assert step.op.file is not None
     (action,) = step.op.file.actions
@@ -226,6 +226,24 @@ def test_copy_reads_the_context_source() -> None:
     assert context.op.source is not None
     assert context.op.source.identifier == "local://context"
     assert context.op.source.scheme == "local"
+
+
+def test_copy_link_is_a_copy_onto_scratch_merged_into_the_stage() -> None:
+    p = load("single")
+    (link_line,) = [n for n in lines_starting(p, "COPY") if "--link" in p.sources[0].line(n)]
+    merge = step_at_line(p, link_line, OpKind.MERGE)
+    copy = step_at_line(p, link_line, OpKind.FILE)
+    assert merge.op.merge is not None and merge.op.merge.inputs == (0, 1)
+    lower, upper = (merge.inputs[i].step for i in merge.op.merge.inputs)
+    assert upper == copy.id
+    assert p.step(lower).op.kind is OpKind.FILE  # the plain COPY before it
+    assert copy.op.file is not None
+    (action,) = copy.op.file.actions
+    assert action.input == -1  # scratch
+    assert (action.src, action.dest) == ("/hello.txt", "/linked/hello.txt")
+    # The merged state has one more layer than the stage it was merged into.
+    (merged,) = p.layers_of(merge.id)
+    assert merged[:-1] == p.layers_of(lower)[0]
 
 
 def test_digest_mapping_is_inverted_onto_steps() -> None:

@@ -86,6 +86,19 @@ def layers_not_lists(doc: dict[str, Any]) -> None:
             "unsupported SLSA provenance version",
         ),
         (
+            json.dumps({"predicateType": "https://slsa.dev/provenance/v1", "predicate": {}}),
+            "SLSA v1 provenance without 'buildDefinition'",
+        ),
+        (
+            json.dumps(
+                {
+                    "predicateType": "https://slsa.dev/provenance/v0.2",
+                    "predicate": {"buildDefinition": {}},
+                }
+            ),
+            "SLSA v0.2 statement holding a v1 predicate",
+        ),
+        (
             json.dumps({"payloadType": "text/plain", "payload": "aGk="}),
             "not an in-toto statement",
         ),
