@@ -121,10 +121,10 @@ _SCHEMA: dict[str, tuple[tuple[str, Kind], ...]] = {
     ),
 }
 
-_SCALAR_TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,),
-    "int": (int,),
-    "bool": (bool,),
+_SCALAR_TYPES: dict[str, tuple[type, str]] = {
+    "str": (str, "a string"),
+    "int": (int, "an integer"),
+    "bool": (bool, "a boolean"),
 }
 
 
@@ -165,13 +165,14 @@ def _field(value: Any, kind: Kind, path: str, unknown: list[str]) -> Any:
     if kind in ("strs", "ints"):
         if not isinstance(value, Sequence) or isinstance(value, str | bytes):
             raise _bad(path, "is not a list")
-        item_type = str if kind == "strs" else int
+        item_type, item_name = _SCALAR_TYPES["str" if kind == "strs" else "int"]
         for i, item in enumerate(value):
             if not isinstance(item, item_type) or isinstance(item, bool):
-                raise _bad(f"{path}[{i}]", f"is not a {item_type.__name__}")
+                raise _bad(f"{path}[{i}]", f"is not {item_name}")
         return list(value) or None
-    if not isinstance(value, _SCALAR_TYPES[kind]) or (kind == "int" and isinstance(value, bool)):
-        raise _bad(path, f"is not a {kind}")
+    scalar_type, scalar_name = _SCALAR_TYPES[kind]
+    if not isinstance(value, scalar_type) or (kind == "int" and isinstance(value, bool)):
+        raise _bad(path, f"is not {scalar_name}")
     return value or None  # omitempty: "", 0 and false are not written
 
 
