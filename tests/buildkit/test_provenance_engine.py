@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -101,3 +103,31 @@ def test_failed_build_has_no_provenance(engine: Engine, tmp_path: Path) -> None:
     )
     assert attachment.returncode != 0
     assert b"no matching attachment" in attachment.stderr
+
+
+def test_exported_statement_matches_the_history_predicate(engine: Engine, tmp_path: Path) -> None:
+    """``--provenance=mode=max -o type=local`` writes an in-toto statement next to the files."""
+    context = tmp_path / "ctx"
+    context.mkdir()
+    nonce = uuid.uuid4().hex
+    (context / "Dockerfile").write_text(f"FROM busybox:local\nRUN echo {nonce} > /x\n")
+    out, meta = tmp_path / "out", tmp_path / "meta.json"
+    engine.docker(
+        "buildx", "build", "--progress=quiet", "--metadata-file", str(meta),
+        "--provenance=mode=max", "-o", f"type=local,dest={out}", str(context),
+    )  # fmt: skip
+    exported = decode_provenance((out / "provenance.json").read_bytes())
+    recorded = decode_provenance(
+        engine.docker(
+            "buildx", "history", "inspect", "attachment", history_ref(meta), "--type", "provenance"
+        ).stdout
+    )
+    subjects = {s.uri: s.digests["sha256"] for s in exported.subjects}
+    assert subjects["x"] == hashlib.sha256((out / "x").read_bytes()).hexdigest()
+    assert recorded.subjects == ()
+    # Same build, same predicate; only the history copy carries BuildKit's system samples.
+    assert dataclasses.replace(exported, subjects=(), sys_usage=None) == dataclasses.replace(
+        recorded, sys_usage=None
+    )
+    (run,) = recorded.steps_of(OpKind.EXEC)
+    assert run.op.exec is not None and run.op.exec.meta.args[2] == f"echo {nonce} > /x"
