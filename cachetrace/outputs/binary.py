@@ -97,7 +97,7 @@ def inspect_binary(data: bytes, path: str = "", *, size: int | None = None) -> B
         elf_type=m.file_type,
         interpreter=m.dylinker,
         needed=m.dylibs,
-        static=m.dylinker is None and not m.dylibs,
+        static=(m.dylinker is None and not m.dylibs) if m.file_type == "EXECUTE" else None,
         go=go,
         truncated=truncated,
     )

@@ -89,13 +89,16 @@ class FinalFilesystem:
         return None if resolved is None else self._lookup_node(_parts(resolved), follow=False)
 
     def _node_at(self, path: str, *, follow_symlinks: bool) -> _Node | None:
-        parts = _parts(path)
-        if follow_symlinks or not parts:
-            return self._lookup_node(parts, follow=True)
-        parent = self.resolve("/" + "/".join(parts[:-1]))  # like lstat(): only the last is kept
-        if parent is None:
-            return None
-        return self._lookup_node([*_parts(parent), parts[-1]], follow=False)
+        resolved = self.resolve(path) if follow_symlinks else self._resolve_parent(path)
+        return None if resolved is None else self._lookup_node(_parts(resolved), follow=False)
+
+    def _resolve_parent(self, path: str) -> str | None:
+        """Like lstat(): resolve every component but the last."""
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if not parts or parts[-1] == "..":
+            return self.resolve(path)
+        parent = self.resolve("/" + "/".join(parts[:-1]))
+        return None if parent is None else ("" if parent == "/" else parent) + "/" + parts[-1]
 
     def resolve(self, path: str) -> str | None:
         """The path with every symlink resolved inside the image, or None if it is missing.
@@ -103,7 +106,8 @@ class FinalFilesystem:
         Dangling links, loops (more than MAX_SYMLINKS hops) and a file used as a directory
         all give None.
         """
-        pending = _parts(path)
+        # ".." is resolved physically (after symlinks), as the kernel does, not lexically
+        pending = [p for p in path.split("/") if p not in ("", ".")]
         pending.reverse()
         done: list[str] = []
         node = self._root
