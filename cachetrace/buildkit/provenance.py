@@ -28,7 +28,6 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -80,15 +79,12 @@ from cachetrace.model.oci import Descriptor, Platform
 
 __all__ = [
     "INTOTO_MEDIA_TYPE",
-    "PREDICATE_TYPE_ANNOTATION",
     "PREDICATE_V02",
     "PREDICATE_V1",
     "decode_provenance",
-    "select_provenance",
 ]
 
 INTOTO_MEDIA_TYPE = "application/vnd.in-toto+json"
-PREDICATE_TYPE_ANNOTATION = "in-toto.io/predicate-type"
 PREDICATE_V02 = "https://slsa.dev/provenance/v0.2"
 PREDICATE_V1 = "https://slsa.dev/provenance/v1"
 _SLSA_PREFIX = "https://slsa.dev/provenance/"
@@ -112,17 +108,6 @@ _STEP_ID = re.compile(r"step(0|[1-9][0-9]*)")
 _RFC3339 = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
 )
-
-
-def select_provenance(attestations: Iterable[Descriptor]) -> Descriptor | None:
-    """The SLSA provenance among a history record's attestation descriptors, if any.
-
-    BuildKit annotates each with ``in-toto.io/predicate-type``; a failed build has none.
-    """
-    for desc in attestations:
-        if desc.annotations.get(PREDICATE_TYPE_ANNOTATION, "").startswith(_SLSA_PREFIX):
-            return desc
-    return None
 
 
 def decode_provenance(data: bytes | str, *, result_platform: Platform | None = None) -> Provenance:
