@@ -40,6 +40,7 @@ __all__ = [
     "MOUNT_SECRET",
     "MOUNT_SSH",
     "MOUNT_TMPFS",
+    "cache_opts_in_key",
     "exec_cache_digest",
     "exec_cache_payload",
     "exec_of",
@@ -202,10 +203,11 @@ def platform_of(op: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return platform if isinstance(platform, Mapping) else None
 
 
-def _keeps_cache_opts(mount: Mapping[str, Any]) -> bool:
-    """True for a Dockerfile default cache mount, whose ID and sharing stay in the key."""
+def cache_opts_in_key(mount: Mapping[str, Any]) -> bool:
+    """True if a cache mount's ID and sharing stay in the key (a Dockerfile default mount)."""
     opt = mount.get("cacheOpt")
-    assert isinstance(opt, Mapping)
+    if not isinstance(opt, Mapping):
+        return False
     cache_id = opt.get("ID", "")
     dest = mount.get("dest", "")
     if opt.get("sharing", 0) != 0:
@@ -241,7 +243,7 @@ def _normalize(op: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     if mounts is not None:
         for mount in mounts:
             mount.pop("selector", None)
-            if mount.get("cacheOpt") is not None and not _keeps_cache_opts(mount):
+            if mount.get("cacheOpt") is not None and not cache_opts_in_key(mount):
                 mount["cacheOpt"].pop("ID", None)
                 mount["cacheOpt"].pop("sharing", None)
         if len(mounts) == 1 and _is_plain_root(mounts[0]):
