@@ -102,12 +102,10 @@ def build(
 def start(
     engine: Engine, tmp: Path, dockerfile: str, tag: str
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start a build in the background; returns the process and the Dockerfile's nonce."""
+    """Start a build in the background (output to ``build.log`` in its context)."""
     ctx, n = context(tmp, dockerfile, tag)
-    proc = subprocess.Popen(
-        build_args(ctx, n),
-        env=engine.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    with (ctx / "build.log").open("wb") as log:
+        proc = subprocess.Popen(
+            build_args(ctx, n), env=engine.env, stdout=subprocess.DEVNULL, stderr=log
+        )
     return proc, n
