@@ -1,0 +1,3 @@
+module example.com/cachemountcrossplatform
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/cachemountgomodcache
+
+go 1.24

@@ -1,0 +1,5 @@
+module example.com/cleangomultiarch
+
+go 1.24
+
+require example.com/greet v1.0.0

@@ -1,0 +1,3 @@
+module example.com/envexportscope
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/hostcontextmount
+
+go 1.24

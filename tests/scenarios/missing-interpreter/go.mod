@@ -1,0 +1,3 @@
+module example.com/missinginterpreter
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/networkfetchunpinned
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/platformcollapse
+
+go 1.24

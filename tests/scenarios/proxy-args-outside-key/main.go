@@ -1,0 +1,9 @@
+package main
+
+import (
+	"fmt"
+
+	"example.com/greet"
+)
+
+func main() { fmt.Println(greet.Greeting()) }
