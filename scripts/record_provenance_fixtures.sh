@@ -15,6 +15,8 @@
 #   multi-arm64.json       the linux/arm64 result of the same build
 #   failed-inspect.json    `docker buildx history inspect --format json` of a failed build,
 #                          which has no provenance attachment
+#   single-docker26.json   only with CACHETRACE_PROV_OLD_ENGINE=1 (see the end): the single
+#                          build on Docker 26.1.5 / buildx 0.13.1, as an in-toto statement
 #   versions.txt           the engine and buildx versions the fixtures come from
 set -euo pipefail
 
@@ -78,17 +80,19 @@ eval "$(ssh-agent -s -a "$WORK/agent.sock")" >/dev/null
 AGENT_PID=$SSH_AGENT_PID
 ssh-add -q "$WORK/id_fixture"
 
+SINGLE_ARGS=(
+  --build-arg VERSION=2.0
+  --build-arg http_proxy=http://proxy.invalid:3128
+  --build-arg NO_PROXY=localhost,.internal
+  --add-host fixture-host:10.1.2.3
+  --secret id=tok,src="$WORK/tok"
+  --ssh default="$WORK/agent.sock"
+)
 log "single-platform build"
 docker buildx build --progress=quiet \
   --metadata-file "$WORK/single.meta.json" \
   -t cachetrace-fixture-single:latest \
-  --build-arg VERSION=2.0 \
-  --build-arg http_proxy=http://proxy.invalid:3128 \
-  --build-arg NO_PROXY=localhost,.internal \
-  --add-host fixture-host:10.1.2.3 \
-  --secret id=tok,src="$WORK/tok" \
-  --ssh default="$WORK/agent.sock" \
-  "$S" >/dev/null
+  "${SINGLE_ARGS[@]}" "$S" >/dev/null
 ref=$(history_ref "$WORK/single.meta.json")
 docker buildx history inspect attachment "$ref" --type provenance >"$OUT/single.json"
 
@@ -152,4 +156,30 @@ print()' >"$OUT/failed-inspect.json"
   echo "buildx: $(docker buildx version)"
 } >"$OUT/versions.txt"
 docker image rm -f cachetrace-fixture-single:latest >/dev/null 2>&1 || true
+
+# --- (d) optional: the single build on the older engine ------------------------------
+# With CACHETRACE_PROV_OLD_ENGINE=1, scripts/engine.sh also runs Debian trixie's Docker
+# 26.1.5 + buildx 0.13.1 (gogo-era BuildKit) in its own directory and bridge, then stops it.
+# buildx 0.13 has no `history` command: the provenance is the local exporter's
+# provenance.json, an in-toto statement whose subjects are the exported files.
+if [ "${CACHETRACE_PROV_OLD_ENGINE:-0}" = 1 ]; then
+  old_engine() {
+    CACHETRACE_ENGINE_DIR=${CACHETRACE_PROV_OLD_DIR:-/tmp/ct-prov-trixie} \
+      CACHETRACE_ENGINE_SUITES=trixie CACHETRACE_ENGINE_BRIDGE=ctprov1 \
+      CACHETRACE_ENGINE_BRIDGE_CIDR=172.31.0.1/16 bash "$HERE/scripts/engine.sh" "$@"
+  }
+  old_engine up >/dev/null
+  log "single-platform build on the older engine"
+  (
+    eval "$(old_engine env)"
+    docker buildx build --progress=quiet --provenance=mode=max \
+      -o type=local,dest="$WORK/old-out" "${SINGLE_ARGS[@]}" "$S" >/dev/null
+    cp "$WORK/old-out/provenance.json" "$OUT/single-docker26.json"
+    {
+      echo "single-docker26.json docker: $(docker version --format '{{.Server.Version}}')"
+      echo "single-docker26.json buildx: $(docker buildx version)"
+    } >>"$OUT/versions.txt"
+  )
+  old_engine down
+fi
 log "wrote $(ls "$OUT" | tr '\n' ' ')"
