@@ -43,7 +43,7 @@ _ASSIGN = re.compile(
     r"""(?P<name>\b[A-Za-z_][A-Za-z0-9_.]*)=(?P<value>"[^"]*"|'[^']*'|[^\s;&|"',]+)"""
 )
 _DOCKERFILE_KV = re.compile(
-    r"(?im)^(?P<head>\s*(?:ARG|ENV)\s+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sep>\s+)(?P<value>\S.*)$"
+    r"(?im)^(?P<head>[ \t]*(?:ARG|ENV)[ \t]+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sep>[ \t]+)(?P<value>\S.*)$"
 )
 _URL_USERINFO = re.compile(r"(?i)\b(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<userinfo>[^/\s@'\"]+)@")
 _TOKENS = re.compile(
@@ -61,9 +61,11 @@ _TOKENS = re.compile(
         )
     )
 )
-_BEARER = re.compile(r"(?i)\b(?P<head>(?:bearer|basic|token)\s+)(?P<value>[A-Za-z0-9._~+/=\-]{8,})")
+_BEARER = re.compile(
+    r"(?i)\b(?P<head>(?:bearer|basic|token)[ \t]+)(?P<value>[A-Za-z0-9._~+/=\-]{8,})"
+)
 _AUTH_HEADER = re.compile(
-    r"(?i)(?P<head>\b(?:authorization|x-api-key|private-token)\s*:\s*)(?P<value>[^\s'\"]+(?:\s+[^\s'\"]+)?)"
+    r"(?i)(?P<head>\b(?:authorization|x-api-key|private-token)[ \t]*:[ \t]*)(?P<value>[^\s'\"]+(?:[ \t]+[^\s'\"]+)?)"
 )
 
 

@@ -22,10 +22,10 @@ def capture_schema() -> dict[str, Any]:
 
     defs: dict[str, Any] = {}
     root = _ref(Capture, defs)
-    top = dict(defs[Capture.__name__])
+    top = dict(defs[_def_name(Capture)])
     top["properties"] = dict(top["properties"])
     top["properties"]["schema_version"] = {"const": SCHEMA_VERSION}
-    defs[Capture.__name__] = top
+    defs[_def_name(Capture)] = top
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -35,8 +35,13 @@ def capture_schema() -> dict[str, Any]:
     }
 
 
+def _def_name(cls: type) -> str:
+    """``module.Class`` (the model has two ``SourceFile`` types, in ``build`` and ``llb``)."""
+    return f"{cls.__module__.rsplit('.', 1)[-1]}.{cls.__name__}"
+
+
 def _ref(cls: type, defs: dict[str, Any]) -> dict[str, Any]:
-    name = cls.__name__
+    name = _def_name(cls)
     if name not in defs:
         defs[name] = {}  # placeholder against recursion
         hints = typing.get_type_hints(cls)

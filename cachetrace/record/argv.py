@@ -308,6 +308,9 @@ def with_bake_targets(
             ours = workdir / "cache" / name
             added += ["--set", f"{name}.cache-to+=type=local,dest={ours},mode=max"]
             dirs.append(ours)
+    if len(added) > len(cmd.added_flags):
+        # bake checks filesystem entitlements: grant exactly our private directory
+        added += [f"--allow=fs.write={workdir}"]
     at = cmd.insert_at
     run_argv = tuple([*cmd.argv[:at], *added, *cmd.argv[at:]])
     return BuildCommand(

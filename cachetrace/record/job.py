@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from cachetrace.errors import CachetraceError, EngineError, RecordError
 from cachetrace.model.capture import Build, Builder, Capture, CommandKind, Invocation, Missing
 from cachetrace.record.argv import BuildCommand, prepare, with_bake_targets
 from cachetrace.record.child import ChildResult, run_child
-from cachetrace.record.collect import BuildJob, collect_build
+from cachetrace.record.collect import BuildJob, collect_build, wait_record
 from cachetrace.record.layers import ScanCache, cache_root
 from cachetrace.record.progress import Progress
 from cachetrace.record.watch import HistoryWatch
@@ -121,8 +121,16 @@ def match_builds(
     metadata: Mapping[str, Any],
     started: Sequence[tuple[str, float]],
     child: ChildResult,
+    failed: Callable[[str], bool],
 ) -> list[tuple[str, str | None, Mapping[str, Any]]]:
-    """(ref, bake target, metadata) of each build the child ran."""
+    """(ref, bake target, metadata) of each build the child ran.
+
+    The metadata file names the refs of successful builds. Without it (buildx writes none for
+    a failed or interrupted build) the candidates are the builds that started on this builder
+    while the child ran; for buildx those must also have failed, since a successful build of
+    the child's would be in its metadata, so a neighbour's build on a shared builder is not
+    taken for ours.
+    """
     found: list[tuple[str, str | None, Mapping[str, Any]]] = []
     if cmd.kind is CommandKind.BAKE:
         for target in cmd.bake_targets or sorted(metadata):
@@ -131,14 +139,25 @@ def match_builds(
                 found.append((ref, target, entry))
     elif ref := _ref_of(metadata):
         found.append((ref, None, metadata))
-    if found:
+    if found or (child.exit_code == 0 and cmd.kind is not CommandKind.BUILDCTL):
         return found
-    # No metadata (a failed or interrupted build, or buildctl): the builds that started while
-    # the child ran, on this builder.
     window = [r for r, t in started if child.started_at - 1 <= t <= child.finished_at + 1]
+    if cmd.kind is not CommandKind.BUILDCTL:
+        window = [r for r in window if failed(r)]
     if cmd.kind in (CommandKind.BUILDX_BUILD, CommandKind.DOCKER_BUILD):
         window = window[:1]
     return [(r, None, {}) for r in window]
+
+
+def _failed_on(client: BuildkitClient) -> Callable[[str], bool]:
+    def failed(ref: str) -> bool:
+        try:
+            rec = wait_record(client, ref, timeout=15)
+        except CachetraceError:
+            return True  # cancelled before a record was kept: an interrupted build
+        return rec.error is not None or rec.completed_at is None
+
+    return failed
 
 
 def record(opts: RecordOptions, progress: Progress | None = None) -> RecordOutcome:
@@ -228,7 +247,7 @@ def _finish(
     if client is not None and watch is not None:
         metadata = _metadata(cmd)
         started = sorted(((b.ref, b.seen_at) for b in watch.builds().values()), key=lambda x: x[1])
-        matched = match_builds(cmd, metadata, started, child)
+        matched = match_builds(cmd, metadata, started, child, _failed_on(client))
         watch.wait_streams([m[0] for m in matched], timeout=10)
         scan_cache = ScanCache(cache_root(dict(opts.env)))
         for i, (ref, target, meta) in enumerate(matched):

@@ -57,6 +57,14 @@ def test_redact_text_removes_secrets(text: str, leak: str) -> None:
     assert REDACTED in out
 
 
+def test_dockerfile_redaction_stays_on_its_line() -> None:
+    text = "ARG GITHUB_TOKEN\nWORKDIR /app\nENV API_KEY abc123\nENV GOOS linux\n"
+    assert (
+        redact_text(text)
+        == "ARG GITHUB_TOKEN\nWORKDIR /app\nENV API_KEY <redacted>\nENV GOOS linux\n"
+    )
+
+
 def test_redact_text_keeps_plain_text() -> None:
     text = "RUN --mount=type=cache,target=/go/pkg/mod GOOS=linux GOARCH=arm64 go build ./..."
     assert redact_text(text) == text

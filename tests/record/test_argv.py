@@ -100,6 +100,7 @@ def test_bake_targets_get_one_export_each() -> None:
         "/tmp/ctwork/metadata.json",
         "--set",
         "app.cache-to+=type=local,dest=/tmp/ctwork/cache/app,mode=max",
+        "--allow=fs.write=/tmp/ctwork",
         "-f",
         "bake.hcl",
         "app",
