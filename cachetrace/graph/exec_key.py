@@ -32,6 +32,7 @@ from typing import Any, Literal, TypeAlias
 
 from cachetrace.errors import GraphError
 from cachetrace.graph.gojson import dumps
+from cachetrace.model.oci import Platform
 
 __all__ = [
     "EXEC_CACHE_TYPE",
@@ -40,11 +41,14 @@ __all__ = [
     "MOUNT_SECRET",
     "MOUNT_SSH",
     "MOUNT_TMPFS",
+    "PlatformLike",
     "cache_opts_in_key",
+    "choose_platform",
     "exec_cache_digest",
     "exec_cache_payload",
     "exec_of",
     "normalized_exec",
+    "platform_fields",
     "platform_of",
     "record_digest",
     "unknown_exec_fields",
@@ -261,50 +265,73 @@ def unknown_exec_fields(op: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(_normalize(op)[1])
 
 
-def _platform_fields(platform: Mapping[str, Any]) -> dict[str, Any]:
+PlatformLike: TypeAlias = Mapping[str, Any] | Platform
+
+
+def platform_fields(platform: PlatformLike) -> dict[str, Any]:
+    """The platform part of the hashed struct: ``OS``, ``Arch`` and, when set, ``Variant``,
+    ``OSVersion``, ``OSFeatures``. Takes ``pb.Platform`` JSON (``{"OS", "Architecture"…}``),
+    the OCI spelling (``os``, ``architecture``…) or a model :class:`Platform`."""
+    if isinstance(platform, Platform):
+        platform = {
+            "OS": platform.os,
+            "Architecture": platform.architecture,
+            "Variant": platform.variant,
+            "OSVersion": platform.os_version,
+            "OSFeatures": list(platform.os_features),
+        }
     os_name = platform.get("OS", platform.get("os"))
     arch = platform.get("Architecture", platform.get("architecture"))
-    if not isinstance(os_name, str) or not isinstance(arch, str):
+    if not isinstance(os_name, str) or not isinstance(arch, str) or not os_name or not arch:
         raise GraphError("exec op: platform has no OS/Architecture")
     out: dict[str, Any] = {"OS": os_name, "Arch": arch}
-    variant = platform.get("Variant", platform.get("variant", ""))
-    if variant:
-        out["Variant"] = variant
-    os_version = platform.get("OSVersion", platform.get("os_version", ""))
-    if os_version:
-        out["OSVersion"] = os_version
-    features = platform.get("OSFeatures", platform.get("os_features", ()))
+    for go_name, oci_name in (("Variant", "variant"), ("OSVersion", "os.version")):
+        value = platform.get(
+            go_name, platform.get(oci_name, platform.get(oci_name.replace(".", "_")))
+        )
+        if value:
+            out[go_name] = str(value)
+    features = platform.get("OSFeatures", platform.get("os.features", platform.get("os_features")))
     if features:
-        out["OSFeatures"] = list(features)
+        out["OSFeatures"] = [str(f) for f in features]
     return out
+
+
+def choose_platform(
+    op: Mapping[str, Any],
+    platform: PlatformLike | None,
+    default_platform: PlatformLike | None,
+) -> dict[str, Any]:
+    """The hashed platform fields: ``platform``, else the op's own, else ``default_platform``."""
+    chosen = platform if platform is not None else platform_of(op)
+    if chosen is None:
+        chosen = default_platform
+    if chosen is None:
+        raise GraphError("exec op: no platform (pass the worker's default platform)")
+    return platform_fields(chosen)
 
 
 def exec_cache_payload(
     op: Mapping[str, Any],
-    platform: Mapping[str, Any] | None = None,
+    platform: PlatformLike | None = None,
     *,
-    default_platform: Mapping[str, Any] | None = None,
+    default_platform: PlatformLike | None = None,
 ) -> bytes:
     """The exact bytes BuildKit hashes for the exec's CacheMap digest.
 
     ``platform`` defaults to the op's own ``platform``; an op without one is hashed with the
     worker's default platform, which only the caller knows (``default_platform``).
     """
-    chosen = platform if platform is not None else platform_of(op)
-    if chosen is None:
-        chosen = default_platform
-    if chosen is None:
-        raise GraphError("exec op: no platform (pass the worker's default platform)")
     wrapper: dict[str, Any] = {"Type": EXEC_CACHE_TYPE, "Exec": normalized_exec(op)}
-    wrapper.update(_platform_fields(chosen))
+    wrapper.update(choose_platform(op, platform, default_platform))
     return dumps(wrapper)
 
 
 def exec_cache_digest(
     op: Mapping[str, Any],
-    platform: Mapping[str, Any] | None = None,
+    platform: PlatformLike | None = None,
     *,
-    default_platform: Mapping[str, Any] | None = None,
+    default_platform: PlatformLike | None = None,
 ) -> str:
     """``sha256:…`` CacheMap digest of an exec op (see :func:`exec_cache_payload`)."""
     payload = exec_cache_payload(op, platform, default_platform=default_platform)

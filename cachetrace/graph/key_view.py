@@ -5,7 +5,8 @@
 platform. Names are paths readable in a finding or a diff:
 
 - ``platform.OS``, ``platform.Arch``, ``platform.Variant``
-- ``meta.args`` (the whole list), ``meta.env[GOPROXY]`` (one per variable),
+- ``meta.args`` (the whole list), ``meta.env[GOPROXY]`` (one per variable; its value is the
+  whole ``GOPROXY=…`` entry, the shape capture redaction recognises for secret names),
   ``meta.env(order)`` (the names in order: reordering alone changes the key), ``meta.cwd``,
   ``meta.user``, ``meta.extraHosts[name]`` (IPs are not in the key), ``meta.ulimit[nofile].Soft``
 - ``mounts(order)`` (the targets in order), ``mounts[/root/.cache].mountType``,
@@ -34,11 +35,12 @@ from cachetrace.graph.exec_key import (
     MOUNT_SECRET,
     MOUNT_SSH,
     MOUNT_TMPFS,
+    PlatformLike,
     cache_opts_in_key,
+    choose_platform,
     exec_cache_digest,
     exec_of,
     normalized_exec,
-    platform_of,
     record_digest,
     unknown_exec_fields,
 )
@@ -173,28 +175,15 @@ def _flatten(value: Any, path: str) -> Iterator[KeyField]:
         entries = [str(e).partition("=") for e in value]
         labels = _label([{"n": name} for name, _, _ in entries], "n")
         yield KeyField("meta.env(order)", labels)
-        for label, (_, _, env_value) in zip(labels, entries, strict=True):
-            yield KeyField(f"meta.env[{label}]", env_value)
+        for label, entry in zip(labels, value, strict=True):
+            # The whole "NAME=value" entry: redaction recognises secret names in that shape.
+            yield KeyField(f"meta.env[{label}]", entry)
         return
     if isinstance(value, Mapping) and value:
         for key, item in value.items():
             yield from _flatten(item, f"{path}.{key}" if path else str(key))
         return
     yield KeyField(path, value)
-
-
-def _platform_fields(platform: Mapping[str, Any]) -> Iterator[KeyField]:
-    names = (
-        ("OS", "OS", "os"),
-        ("Arch", "Architecture", "architecture"),
-        ("Variant", "Variant", "variant"),
-        ("OSVersion", "OSVersion", "os_version"),
-        ("OSFeatures", "OSFeatures", "os_features"),
-    )
-    for name, go_name, py_name in names:
-        value = platform.get(go_name, platform.get(py_name))
-        if value:
-            yield KeyField(f"platform.{name}", list(value) if name == "OSFeatures" else value)
 
 
 def _outside(exec_op: Mapping[str, Any]) -> Iterator[OutsideInput]:
@@ -248,17 +237,15 @@ def _outputs(exec_op: Mapping[str, Any]) -> int:
 
 def key_view(
     op: Mapping[str, Any],
-    platform: Mapping[str, Any] | None = None,
+    platform: PlatformLike | None = None,
     *,
-    default_platform: Mapping[str, Any] | None = None,
+    default_platform: PlatformLike | None = None,
 ) -> KeyView:
     """The key view of an exec op as the provenance gives it (see ``exec_key``)."""
     exec_op = exec_of(op)
-    chosen = platform if platform is not None else platform_of(op)
-    if chosen is None:
-        chosen = default_platform
-    digest = exec_cache_digest(op, chosen, default_platform=default_platform)
-    fields = list(_platform_fields(chosen or {}))
+    digest = exec_cache_digest(op, platform, default_platform=default_platform)
+    hashed = choose_platform(op, platform, default_platform)
+    fields = [KeyField(f"platform.{name}", value) for name, value in hashed.items()]
     fields.extend(_flatten(normalized_exec(op), ""))
     for name in ("network", "security"):
         if not any(f.path == name for f in fields):

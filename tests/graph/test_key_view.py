@@ -16,6 +16,7 @@ from cachetrace.graph.key_view import (
     diff_key_views,
     key_view,
 )
+from cachetrace.model.oci import Platform
 from tests.graph.keyfixtures import KEYS, exec_steps, load, record_digests, step_op
 
 
@@ -32,7 +33,7 @@ def test_go_build_step() -> None:
     fields = values(v)
     assert fields["platform.OS"] == "linux"
     assert fields["platform.Arch"] == "amd64"
-    assert fields["meta.env[GOOS]"] == "linux"
+    assert fields["meta.env[GOOS]"] == "GOOS=linux"
     assert fields["meta.cwd"] == "/src"
     assert fields["mounts(order)"] == ["/", "/root/.cache/go-build", "/root/go/pkg/mod"]
     assert fields["mounts[/root/go/pkg/mod].cacheOpt.ID"] == "//root/go/pkg/mod"
@@ -122,6 +123,23 @@ def test_variant_is_a_key_field() -> None:
     assert values(v)["platform.Variant"] == "v3"
 
 
+def test_model_platform_and_oci_spelling_give_the_same_key() -> None:
+    op = step_op("variant", "running for", platform="linux-amd64-v3")
+    as_model = key_view(op, Platform("linux", "amd64", "v3"))
+    as_oci = key_view(op, {"os": "linux", "architecture": "amd64", "variant": "v3"})
+    assert as_model == as_oci == key_view(op)
+    assert key_view(op, Platform("linux", "amd64")).cache_digest != as_model.cache_digest
+
+
+def test_secret_looking_env_values_are_redactable() -> None:
+    op = copy.deepcopy(dict(step_op("gobuild", "go build")))
+    op["Op"]["exec"]["meta"]["env"].append("API_TOKEN=hunter2")
+    v = key_view(op)
+    assert values(v)["meta.env[API_TOKEN]"] == "API_TOKEN=hunter2"
+    redact = pytest.importorskip("cachetrace.capture_io.redact")
+    assert "hunter2" not in repr(redact.redact_tree([f.value for f in v.fields]))
+
+
 def test_field_paths_are_unique() -> None:
     for step in exec_steps(load(KEYS / "features" / "provenance-linux-amd64.json")):
         paths = [f.path for f in key_view(step.op).fields]
@@ -132,7 +150,9 @@ def test_diff_of_the_two_platforms_of_one_step() -> None:
     amd64 = view("multi", "built on", "linux-amd64")
     arm64 = view("multi", "built on", "linux-arm64")
     assert diff_key_views(amd64, arm64) == (
-        KeyChange("meta.env[TARGETARCH]", ChangeKind.CHANGED, "amd64", "arm64"),
+        KeyChange(
+            "meta.env[TARGETARCH]", ChangeKind.CHANGED, "TARGETARCH=amd64", "TARGETARCH=arm64"
+        ),
     )
     # The per-arch cache id is not in the key: only the env difference separates the keys.
     cache_amd64 = view("multi", "/cache/a", "linux-amd64")
@@ -154,9 +174,9 @@ def test_diff_names_env_changes_additions_and_removals() -> None:
     order_a, order_b = values(a)["meta.env(order)"], values(b)["meta.env(order)"]
     assert diff_key_views(a, b) == (
         KeyChange("meta.env(order)", ChangeKind.CHANGED, order_a, order_b),
-        KeyChange("meta.env[GOOS]", ChangeKind.CHANGED, "linux", "windows"),
+        KeyChange("meta.env[GOOS]", ChangeKind.CHANGED, "GOOS=linux", "GOOS=windows"),
         KeyChange("network", ChangeKind.CHANGED, 0, 2),
-        KeyChange("meta.env[GOPROXY]", ChangeKind.ADDED, None, "file:///proxy"),
+        KeyChange("meta.env[GOPROXY]", ChangeKind.ADDED, None, "GOPROXY=file:///proxy"),
     )
     assert diff_key_views(a, key_view(op)) == ()
 
