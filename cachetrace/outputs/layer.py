@@ -17,13 +17,13 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 from cachetrace.errors import BinaryFormatError, LayerError
 from cachetrace.model.outputs import BinaryInfo, FileEntry, FileType, LayerScan
 from cachetrace.outputs import decompress, tar
 from cachetrace.outputs.binary import MAGIC_LEN, executable_format, inspect_binary
+from cachetrace.outputs.decompress import Readable
 from cachetrace.outputs.paths import clean, join, split
 
 BINARY_CAP = 256 * 1024 * 1024
@@ -47,7 +47,7 @@ _END = object()
 
 
 def scan_layer(
-    stream: BinaryIO,
+    stream: Readable,
     *,
     media_type: str | None = None,
     name: str = "",
@@ -55,6 +55,9 @@ def scan_layer(
     binary_cap: int = BINARY_CAP,
 ) -> LayerScan:
     """Read a whole layer blob once. Raises LayerError naming ``name`` and the offset reached.
+
+    ``stream`` is anything with ``read(n) -> bytes`` (a file, a BinaryIO, a content-store
+    reader); it is read sequentially and never seeked.
 
     ``want_binary(path)`` limits which executables are inspected (default: all of them).
     """
@@ -73,8 +76,8 @@ def scan_layer(
 
 
 def iter_layer(
-    stream: BinaryIO, *, media_type: str | None = None, name: str = ""
-) -> Iterator[FileEntry]:
+    stream: Readable, *, media_type: str | None = None, name: str = ""
+) -> Generator[FileEntry, None, None]:
     """Yield the entries of a layer blob as they stream past (no executables inspected)."""
     return _Scanner(stream, media_type, name, lambda _path: False, 0).entries()
 
@@ -154,7 +157,7 @@ class _Producer(threading.Thread):
 class _Scanner:
     def __init__(
         self,
-        stream: BinaryIO,
+        stream: Readable,
         media_type: str | None,
         name: str,
         want_binary: Callable[[str], bool] | None,
@@ -182,7 +185,7 @@ class _Scanner:
             f"{self.producer.size if hasattr(self, 'producer') else 0} uncompressed)"
         )
 
-    def entries(self) -> Iterator[FileEntry]:
+    def entries(self) -> Generator[FileEntry, None, None]:
         self.producer.start()
         try:
             for h in tar.members(self.inp, self.fail):
@@ -285,7 +288,7 @@ def _entry(
 class _SafeStream:
     """The blob stream with OSError turned into a LayerError that says how far it got."""
 
-    def __init__(self, stream: BinaryIO, scanner: _Scanner) -> None:
+    def __init__(self, stream: Readable, scanner: _Scanner) -> None:
         self._stream = stream
         self._scanner = scanner
 

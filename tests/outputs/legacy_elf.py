@@ -38,12 +38,14 @@ def legacy_elf(version: str, modinfo: str, *, big: bool = False, bits: int = 64)
         header = ident + struct.pack(
             e + "HHIQQQIHHHHHH", 2, machine, 1, vaddr, 64, 0, 0, 64, 56, 1, 64, 0, 0
         )
-        phdr = struct.pack(e + "IIQQQQQQ", 1, 6, seg_off, vaddr, vaddr, len(data), len(data), 0x1000)
+        size = len(data)
+        phdr = struct.pack(e + "IIQQQQQQ", 1, 6, seg_off, vaddr, vaddr, size, size, 0x1000)
     else:
         header = ident + struct.pack(
             e + "HHIIIIIHHHHHH", 2, machine, 1, vaddr, 52, 0, 0, 52, 32, 1, 40, 0, 0
         )
-        phdr = struct.pack(e + "IIIIIIII", 1, seg_off, vaddr, vaddr, len(data), len(data), 6, 0x1000)
+        size = len(data)
+        phdr = struct.pack(e + "IIIIIIII", 1, seg_off, vaddr, vaddr, size, size, 6, 0x1000)
     out = bytearray(header + phdr)
     out += bytes(seg_off - len(out))
     out += data

@@ -77,7 +77,12 @@ def built(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Path:
     (ctx / "Dockerfile").write_text(DOCKERFILE.format(builds=builds))
     out = ctx / "out"
     engine.docker(
-        "buildx", "build", "--progress=plain", "-o", f"type=local,dest={out}", str(ctx),
+        "buildx",
+        "build",
+        "--progress=plain",
+        "-o",
+        f"type=local,dest={out}",
+        str(ctx),
         timeout=1200,
     )
     return out
@@ -103,7 +108,8 @@ def _go_version_m(text: str) -> dict[str, object]:
         elif kind == "mod":
             result["mod"] = [*fields[1:], "", ""][:3]
         elif kind == "dep":
-            deps.append([*fields[1:], "", ""][:3] + [None])
+            path, version, checksum = [*fields[1:], "", ""][:3]
+            deps.append([path, version, checksum, None])
         elif kind == "=>":
             deps[-1][3] = "\t".join(fields[1:]).rstrip("\t")
         elif kind == "build":

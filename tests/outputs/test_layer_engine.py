@@ -38,9 +38,7 @@ COPY --from=build /pie /pie
 """
 
 
-def _build(
-    engine: Engine, ctx: Path, out: Path, *args: str, compression: str = "gzip"
-) -> Image:
+def _build(engine: Engine, ctx: Path, out: Path, *args: str, compression: str = "gzip") -> Image:
     engine.docker(
         "buildx",
         "build",
