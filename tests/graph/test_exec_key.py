@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cachetrace.buildkit.provenance import decode_provenance
 from cachetrace.errors import GraphError
 from cachetrace.graph.exec_key import (
     exec_cache_digest,
@@ -19,6 +20,7 @@ from cachetrace.graph.exec_key import (
     record_digest,
     unknown_exec_fields,
 )
+from cachetrace.model.llb import OpKind
 from tests.graph.keyfixtures import fixtures, load, match, step_op
 
 FIXTURES = list(fixtures())
@@ -179,3 +181,15 @@ def test_bad_ops_give_one_line_errors(op: Mapping[str, Any], message: str) -> No
     with pytest.raises(GraphError, match=message) as info:
         exec_cache_digest(op, {"OS": "linux", "Architecture": "amd64"})
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "provenance", "config"), FIXTURES, ids=[f[0] for f in FIXTURES])
+def test_keys_from_the_provenance_decoder_steps(name: str, provenance: Path, config: Path) -> None:
+    """``Op.raw`` and ``Op.platform`` of decoded steps give the same, exported, keys."""
+    decoded = decode_provenance(provenance.read_bytes())
+    exported = {record["digest"] for record in load(config)["records"]}
+    steps = [s for s in decoded.steps if s.op.kind is OpKind.EXEC]
+    assert steps
+    for step in steps:
+        digest = exec_cache_digest(step.op.raw, step.op.platform)
+        assert record_digest(digest, 0) in exported, f"{name} {step.id}"
