@@ -199,6 +199,8 @@ def _setting(kv: str) -> tuple[str, str]:
         raise BinaryFormatError(f"Go build info: build line without a key {kv[:80]!r}")
     try:
         raw_key = quoted_prefix(kv)
+        if raw_key is None and kv[0] in '"`':
+            raise ValueError("unterminated quoted key")
         if raw_key is not None:
             key = unquote(raw_key)
             rest = kv[len(raw_key) :]
