@@ -36,6 +36,12 @@ COPY --from=build /out.txt /
 """
 
 
+def has_build_checks(engine: Engine) -> bool:
+    """Dockerfile build checks (warnings such as FromAsCasing) came with Docker Engine 27."""
+    version = engine.docker("version", "--format", "{{.Server.Version}}").stdout.decode()
+    return int(version.strip().split(".")[0]) >= 27
+
+
 def nonce() -> str:
     return uuid.uuid4().hex[:12]
 
