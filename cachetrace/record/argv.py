@@ -147,10 +147,12 @@ def prepare(
     *,
     cwd: Path | None = None,
     cache_export: bool = True,
+    cache_base: Path | None = None,
 ) -> BuildCommand:
     """Classify ``argv`` and build the command cachetrace will run.
 
-    ``workdir`` is a private temporary directory for the metadata file and the cache export.
+    ``workdir`` is a private temporary directory for the metadata file; the cache export goes
+    to ``cache_base`` (a persistent per-builder directory) or, without one, into ``workdir``.
     Raises ``UsageError`` for a command cachetrace cannot record.
     """
     if not argv:
@@ -158,7 +160,7 @@ def prepare(
     here = cwd or Path.cwd()
     prog = os.path.basename(argv[0])
     if prog == "buildctl":
-        return _prepare_buildctl(list(argv), workdir, here, cache_export)
+        return _prepare_buildctl(list(argv), workdir, here, cache_export, cache_base)
     if prog not in ("docker", "docker.exe"):
         raise UsageError(
             f"cannot record {argv[0]!r}: use `docker buildx build`, `docker build`, "
@@ -187,17 +189,34 @@ def prepare(
                 cache_export,
                 builder,
                 context,
+                cache_base,
             )
         if sub == "bake":
             return _prepare_bake(args, i + j + 1, workdir, here, cache_export, builder, context)
         raise UsageError(f"cannot record `docker buildx {sub}`: only build and bake run builds")
     if words[:1] == ["build"]:
         return _prepare_build(
-            args, i + 1, CommandKind.DOCKER_BUILD, workdir, here, cache_export, None, context
+            args,
+            i + 1,
+            CommandKind.DOCKER_BUILD,
+            workdir,
+            here,
+            cache_export,
+            None,
+            context,
+            cache_base,
         )
     if words[:2] == ["image", "build"]:
         return _prepare_build(
-            args, i + 2, CommandKind.DOCKER_BUILD, workdir, here, cache_export, None, context
+            args,
+            i + 2,
+            CommandKind.DOCKER_BUILD,
+            workdir,
+            here,
+            cache_export,
+            None,
+            context,
+            cache_base,
         )
     raise UsageError(f"cannot record `{' '.join(argv[:3])}`: not a build command")
 
@@ -211,6 +230,7 @@ def _prepare_build(
     cache_export: bool,
     builder: str | None,
     context: str | None,
+    cache_base: Path | None = None,
 ) -> BuildCommand:
     rest = argv[at:]
     builder = builder or next(iter(_flag_values(rest, {"--builder"})), None)
@@ -228,7 +248,7 @@ def _prepare_build(
         note = "cache export disabled with --no-cache-export"
         dirs = []
     elif not dirs:
-        ours = workdir / "cache"
+        ours = cache_base or workdir / "cache"
         added += ["--cache-to", f"type=local,dest={ours},mode=max"]
         dirs = [ours]
     platforms = tuple(
@@ -332,7 +352,7 @@ def with_bake_targets(
 
 
 def _prepare_buildctl(
-    argv: list[str], workdir: Path, cwd: Path, cache_export: bool
+    argv: list[str], workdir: Path, cwd: Path, cache_export: bool, cache_base: Path | None
 ) -> BuildCommand:
     i = 1
     addr: str | None = None
@@ -357,7 +377,7 @@ def _prepare_buildctl(
     if not cache_export:
         note, dirs = "cache export disabled with --no-cache-export", []
     elif not dirs:
-        ours = workdir / "cache"
+        ours = cache_base or workdir / "cache"
         added += ["--export-cache", f"type=local,dest={ours},mode=max"]
         dirs = [ours]
     platforms = tuple(

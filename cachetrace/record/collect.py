@@ -94,9 +94,14 @@ def _status(
 
 
 def _layer_descriptors(
-    provenance: Mapping[str, Provenance],
+    provenance: Mapping[str, Provenance], cache: CacheExport | None
 ) -> dict[str, tuple[Descriptor, list[str], int]]:
-    """Unique layer blobs -> (descriptor, the step outputs whose chains hold it, index)."""
+    """Unique layer blobs -> (descriptor, the step outputs whose chains hold it, index).
+
+    Provenance names layers only for results that were turned into layers (an image export);
+    a ``mode=max`` cache export holds the layer of every cached step, so its layers are
+    scanned too (they are joined to steps through their cache records, in the graph).
+    """
     found: dict[str, tuple[Descriptor, list[str], int]] = {}
     for prov in provenance.values():
         for key, chains in sorted(prov.layers.items()):
@@ -105,17 +110,23 @@ def _layer_descriptors(
                     entry = found.setdefault(desc.digest, (desc, [], index))
                     if key not in entry[1]:
                         entry[1].append(key)
+    if cache is not None:
+        for layer in cache.layers:
+            if layer.blob not in found and layer.present:
+                desc = Descriptor(layer.media_type, layer.blob, layer.size or 0, layer.annotations)
+                found[layer.blob] = (desc, [], len(cache.layer_chain(layer.index)) - 1)
     return found
 
 
 def scan_layers(
     client: BuildkitClient,
     provenance: Mapping[str, Provenance],
+    cache: CacheExport | None,
     cache_dirs: list[Path],
     scan_cache: ScanCache | None,
     progress: Progress,
 ) -> tuple[LayerOutput, ...]:
-    descs = _layer_descriptors(provenance)
+    descs = _layer_descriptors(provenance, cache)
     opener = blob_opener(cache_dirs, client.read_blob)
     out: list[LayerOutput] = []
     total = len(descs)
@@ -188,11 +199,10 @@ def collect_build(
     if not scan:
         missing.append(Missing("outputs", "output scanning disabled with --no-outputs"))
     else:
-        if provenance:
-            dirs = [job.cache_dir] if job.cache_dir is not None else []
-            layers = scan_layers(client, provenance, dirs, scan_cache, progress)
-        else:
-            missing.append(Missing("outputs", "no provenance, so no layers per step"))
+        dirs = [job.cache_dir] if job.cache_dir is not None else []
+        layers = scan_layers(client, provenance, cache, dirs, scan_cache, progress)
+        if not layers:
+            missing.append(Missing("outputs", "neither provenance nor a cache export names layers"))
         platforms = job.platforms or tuple(p for p in sorted(provenance) if p)
         exports = scan_exports(outputs, platforms)
 

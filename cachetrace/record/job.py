@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ from cachetrace.model.capture import Build, Builder, Capture, CommandKind, Invoc
 from cachetrace.record.argv import BuildCommand, prepare, with_bake_targets
 from cachetrace.record.child import ChildResult, run_child
 from cachetrace.record.collect import BuildJob, collect_build, wait_record
+from cachetrace.record.export_dir import locked_export_dir, prune, safe_name
 from cachetrace.record.layers import ScanCache, cache_root
 from cachetrace.record.progress import Progress
 from cachetrace.record.watch import HistoryWatch
@@ -49,6 +51,7 @@ class RecordOptions:
     outputs: bool = True
     quiet: bool = False
     no_fail: bool = False
+    persistent_export: bool = True  # reuse one export directory per builder (much faster)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -188,12 +191,17 @@ def _record(opts: RecordOptions, progress: Progress, workdir: Path) -> RecordOut
             raise
         unreachable = str(exc)
         progress.say(f"builder unreachable, running the command anyway: {exc}")
+    stack = contextlib.ExitStack()
     try:
         if builder is not None and opts.cache_export and cmd.kind is not CommandKind.BAKE:
             blocker = _cache_export_blocker(endpoint, builder)
             if blocker and cmd.cache_dirs and any("--cache-to" in f for f in cmd.added_flags):
-                cmd = prepare(opts.argv, workdir, cache_export=False)
-                cmd = _with_note(cmd, blocker)
+                cmd = _with_note(prepare(opts.argv, workdir, cache_export=False), blocker)
+            elif opts.persistent_export and any(d.is_relative_to(workdir) for d in cmd.cache_dirs):
+                root = cache_root(env) / "exports" / safe_name(builder.name)
+                base = stack.enter_context(locked_export_dir(root))
+                if base is not None:
+                    cmd = prepare(opts.argv, workdir, cache_export=True, cache_base=base)
         if cmd.kind is CommandKind.BAKE:
             cmd = with_bake_targets(cmd, _bake_targets(cmd, env), workdir, opts.cache_export)
         watch: HistoryWatch | None = None
@@ -202,10 +210,30 @@ def _record(opts: RecordOptions, progress: Progress, workdir: Path) -> RecordOut
             watch.start()
             time.sleep(0.2)  # let the history subscription reach the daemon first
         child = run_child(cmd.run_argv, env=env)
-        return _finish(opts, progress, cmd, client, builder, watch, child, unreachable)
+        outcome = _finish(opts, progress, cmd, client, builder, watch, child, unreachable)
+        _prune_persistent(cmd, workdir, outcome)
+        return outcome
     finally:
+        stack.close()
         if client is not None:
             client.close()
+
+
+def _prune_persistent(cmd: BuildCommand, workdir: Path, outcome: RecordOutcome) -> None:
+    """Drop blobs the newest export no longer needs from our persistent export directory."""
+    ours = [
+        d
+        for d in cmd.cache_dirs
+        if cmd.kind is not CommandKind.BAKE
+        and not d.is_relative_to(workdir)
+        and any(str(d) in f for f in cmd.added_flags)
+    ]
+    if not ours or outcome.capture is None:
+        return
+    for build in outcome.capture.builds:
+        if build.cache is not None:
+            prune(ours[0], build.cache)
+            return
 
 
 def _with_note(cmd: BuildCommand, note: str) -> BuildCommand:
