@@ -308,7 +308,7 @@ class BuildkitClient:
     # -- provenance -----------------------------------------------------------------------
     def provenance_bytes(self, record: HistoryRecord, platform: str | None = None) -> bytes:
         """The raw SLSA predicate JSON of a record (see ``provenance`` for the rules)."""
-        return self.read_blob_bytes(_pick_provenance(record, platform))
+        return self.read_blob_bytes(_pick_provenance(record, platform)[1])
 
     def provenance(self, record: HistoryRecord, platform: str | None = None) -> Provenance:
         """The decoded provenance of a build; ``platform`` picks one of a multi-platform build.
@@ -318,8 +318,7 @@ class BuildkitClient:
         """
         from cachetrace.buildkit.provenance import decode_provenance
 
-        found = _pick_provenance(record, platform)
-        key = next(p for p, d in find_provenance(record).items() if d == found)
+        key, found = _pick_provenance(record, platform)
         return decode_provenance(self.read_blob_bytes(found), result_platform=_platform(key))
 
     def provenances(self, record: HistoryRecord) -> dict[str, Provenance]:
@@ -355,13 +354,13 @@ def _no_provenance_reason(record: HistoryRecord) -> str:
     return f"no provenance for build {record.ref}: {why}"
 
 
-def _pick_provenance(record: HistoryRecord, platform: str | None) -> Descriptor:
+def _pick_provenance(record: HistoryRecord, platform: str | None) -> tuple[str, Descriptor]:
     found = find_provenance(record)
     if not found:
         raise NotAvailableError(_no_provenance_reason(record))
     if platform is not None:
         if platform in found:
-            return found[platform]
+            return platform, found[platform]
         raise NotAvailableError(
             f"build {record.ref} has no provenance for {platform} "
             f"(it has: {', '.join(sorted(found)) or 'single platform'})"
@@ -371,7 +370,7 @@ def _pick_provenance(record: HistoryRecord, platform: str | None) -> Descriptor:
             f"build {record.ref} has one provenance per platform; choose one of "
             f"{', '.join(sorted(found))}"
         )
-    return next(iter(found.values()))
+    return next(iter(found.items()))
 
 
 def _preflight(endpoint: Endpoint) -> str | None:
