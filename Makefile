@@ -52,3 +52,9 @@ demo: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python -m cachetrace.capture_io.schema > docs/capture.schema.json
+
+protos: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py
+
+protos-check: $(STAMP)
+	$(BIN)/python -m pytest -q tests/buildkit/test_protos_fresh.py
