@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from cachetrace.errors import GraphError
@@ -41,11 +42,13 @@ __all__ = [
     "MOUNT_SECRET",
     "MOUNT_SSH",
     "MOUNT_TMPFS",
+    "ExecKey",
     "PlatformLike",
     "cache_opts_in_key",
     "choose_platform",
     "exec_cache_digest",
     "exec_cache_payload",
+    "exec_key",
     "exec_of",
     "normalized_exec",
     "platform_fields",
@@ -311,20 +314,50 @@ def choose_platform(
     return platform_fields(chosen)
 
 
+@dataclass(frozen=True, slots=True)
+class ExecKey:
+    """One exec op's key, computed once: the normalised op, hashed platform, bytes, digest."""
+
+    exec: dict[str, Any]  # normalized_exec(op)
+    platform: dict[str, Any]  # OS, Arch[, Variant, OSVersion, OSFeatures]
+    unknown_fields: tuple[str, ...]  # see unknown_exec_fields
+    payload: bytes  # what BuildKit hashes
+    digest: str  # the CacheMap digest, sha256 of payload
+
+
+def exec_key(
+    op: Mapping[str, Any],
+    platform: PlatformLike | None = None,
+    *,
+    default_platform: PlatformLike | None = None,
+) -> ExecKey:
+    """Normalise, wrap, encode and hash an exec op as ``ExecOp.CacheMap`` does.
+
+    ``platform`` defaults to the op's own ``platform``; an op without one is hashed with the
+    worker's default platform, which only the caller knows (``default_platform``).
+    """
+    exec_op, unknown = _normalize(op)
+    hashed_platform = choose_platform(op, platform, default_platform)
+    wrapper: dict[str, Any] = {"Type": EXEC_CACHE_TYPE, "Exec": exec_op, **hashed_platform}
+    # Known fields are checked to be dicts, lists, str, int and bool: the encoder's fast path.
+    payload = dumps(wrapper, plain=not unknown)
+    return ExecKey(
+        exec=exec_op,
+        platform=hashed_platform,
+        unknown_fields=tuple(unknown),
+        payload=payload,
+        digest="sha256:" + hashlib.sha256(payload).hexdigest(),
+    )
+
+
 def exec_cache_payload(
     op: Mapping[str, Any],
     platform: PlatformLike | None = None,
     *,
     default_platform: PlatformLike | None = None,
 ) -> bytes:
-    """The exact bytes BuildKit hashes for the exec's CacheMap digest.
-
-    ``platform`` defaults to the op's own ``platform``; an op without one is hashed with the
-    worker's default platform, which only the caller knows (``default_platform``).
-    """
-    wrapper: dict[str, Any] = {"Type": EXEC_CACHE_TYPE, "Exec": normalized_exec(op)}
-    wrapper.update(choose_platform(op, platform, default_platform))
-    return dumps(wrapper)
+    """The exact bytes BuildKit hashes for the exec's CacheMap digest (see :func:`exec_key`)."""
+    return exec_key(op, platform, default_platform=default_platform).payload
 
 
 def exec_cache_digest(
@@ -333,9 +366,8 @@ def exec_cache_digest(
     *,
     default_platform: PlatformLike | None = None,
 ) -> str:
-    """``sha256:…`` CacheMap digest of an exec op (see :func:`exec_cache_payload`)."""
-    payload = exec_cache_payload(op, platform, default_platform=default_platform)
-    return "sha256:" + hashlib.sha256(payload).hexdigest()
+    """``sha256:…`` CacheMap digest of an exec op (see :func:`exec_key`)."""
+    return exec_key(op, platform, default_platform=default_platform).digest
 
 
 def record_digest(cachemap_digest: str, output: int) -> str:

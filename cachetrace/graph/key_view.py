@@ -37,12 +37,9 @@ from cachetrace.graph.exec_key import (
     MOUNT_TMPFS,
     PlatformLike,
     cache_opts_in_key,
-    choose_platform,
-    exec_cache_digest,
+    exec_key,
     exec_of,
-    normalized_exec,
     record_digest,
-    unknown_exec_fields,
 )
 from cachetrace.model import JSONValue
 
@@ -243,10 +240,10 @@ def key_view(
 ) -> KeyView:
     """The key view of an exec op as the provenance gives it (see ``exec_key``)."""
     exec_op = exec_of(op)
-    digest = exec_cache_digest(op, platform, default_platform=default_platform)
-    hashed = choose_platform(op, platform, default_platform)
-    fields = [KeyField(f"platform.{name}", value) for name, value in hashed.items()]
-    fields.extend(_flatten(normalized_exec(op), ""))
+    key = exec_key(op, platform, default_platform=default_platform)
+    digest = key.digest
+    fields = [KeyField(f"platform.{name}", value) for name, value in key.platform.items()]
+    fields.extend(_flatten(key.exec, ""))
     for name in ("network", "security"):
         if not any(f.path == name for f in fields):
             fields.append(KeyField(name, 0))  # omitted from the JSON: the zero value counts
@@ -255,7 +252,7 @@ def key_view(
         record_digests=tuple(record_digest(digest, i) for i in range(_outputs(exec_op))),
         fields=tuple(fields),
         outside=tuple(_outside(exec_op)),
-        unknown_fields=unknown_exec_fields(op),
+        unknown_fields=key.unknown_fields,
     )
 
 

@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from cachetrace.graph import gojson
 from cachetrace.graph.gojson import GoMap, dumps
 
 DATA = Path(__file__).parent / "data" / "gojson"
@@ -70,3 +73,29 @@ def test_refuses_what_go_cannot_encode(bad: object) -> None:
 
 def test_bool_none_and_nesting() -> None:
     assert dumps([True, False, None, (1, [2])]) == b"[true,false,null,[1,[2]]]"
+
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.text(alphabet=st.characters(codec="utf-8"))
+    | st.sampled_from(["\ud800x", "<a&b>", "\u2028\u2029", "\x00\x1f\x7f\x08\x0c", 'q"\\/'])
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4).map(GoMap)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_values)
+def test_fast_path_writes_what_the_byte_encoder_writes(value: Any) -> None:
+    slow = bytearray()
+    gojson._encode(value, slow)
+    assert dumps(value) == bytes(slow)
