@@ -10,6 +10,7 @@ concatenated gzip members (pigz, ``docker save`` of some tools) are read as one 
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -35,6 +36,8 @@ class _Inflater(Protocol):
 
 
 def _zlib_module() -> ModuleType:
+    if os.environ.get("CACHETRACE_INFLATE") == "zlib":  # force the stdlib (benchmarks, bugs)
+        return zlib
     try:
         from isal import isal_zlib
     except ImportError:  # pragma: no cover - isal is a declared dependency

@@ -183,3 +183,21 @@ def test_stream_read_error_is_a_layer_error() -> None:
 
     with pytest.raises(LayerError, match="cannot read"):
         scan_layer(Broken(), name="broken", media_type="application/vnd.oci.image.layer.v1.tar")
+
+
+def test_scan_layer_files_in_parallel_keeps_order(tmp_path: Path) -> None:
+    from cachetrace.outputs.parallel import LayerBlob, scan_layer_files
+
+    blobs = []
+    for i in range(4):
+        p = tmp_path / f"l{i}.tar.gz"
+        p.write_bytes(gz(make_tar([M(f"./f{i}", bytes([i]) * 10000)])))
+        blobs.append(LayerBlob(p))
+    scans = scan_layer_files(blobs, workers=2)
+    assert [s.entries[0].path for s in scans] == ["/f0", "/f1", "/f2", "/f3"]
+    assert scans == scan_layer_files(blobs, workers=1)
+    (tmp_path / "l2.tar.gz").write_bytes(b"\x1f\x8b" + b"\0" * 20)
+    with pytest.raises(LayerError, match="l2.tar.gz"):
+        scan_layer_files(blobs, workers=2)
+    with pytest.raises(LayerError, match="cannot open"):
+        scan_layer_files([LayerBlob(tmp_path / "missing")])
