@@ -43,11 +43,13 @@ __all__ = [
     "MOUNT_SSH",
     "MOUNT_TMPFS",
     "ExecKey",
+    "InputDep",
     "PlatformLike",
     "cache_opts_in_key",
     "choose_platform",
     "exec_cache_digest",
     "exec_cache_payload",
+    "exec_input_deps",
     "exec_key",
     "exec_of",
     "normalized_exec",
@@ -368,6 +370,74 @@ def exec_cache_digest(
 ) -> str:
     """``sha256:…`` CacheMap digest of an exec op (see :func:`exec_key`)."""
     return exec_key(op, platform, default_platform=default_platform).digest
+
+
+@dataclass(frozen=True, slots=True)
+class InputDep:
+    """What BuildKit's CacheMap says about one op input (``getMountDeps``).
+
+    ``selector`` is the digest an exported record's link to this input carries (``""`` when no
+    mount selects a path of it); ``content_based`` inputs get, besides, a link with an empty
+    selector to a content-checksum key of the selected paths.
+    """
+
+    paths: tuple[str, ...] = ()  # the selected paths, "/" for a whole input, in mount order
+    selector: str = ""
+    content_based: bool = False
+
+
+_CONTENT_CACHE_ON, _CONTENT_CACHE_OFF = 1, 2
+
+
+def _go_path_join_root(selector: str) -> str:
+    """Go's ``path.Join("/", selector)``: cleaned, absolute, no trailing slash."""
+    parts: list[str] = []
+    for part in selector.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def exec_input_deps(op: Mapping[str, Any], num_inputs: int | None = None) -> tuple[InputDep, ...]:
+    """Per-input selectors and content-based flags, as ``ExecOp.CacheMap`` computes them.
+
+    ``num_inputs`` is the number of op inputs (the provenance step's ``inputs``); by default
+    one more than the highest input a mount uses. Secret, ssh and tmpfs mounts and mounts
+    without an input do not count.
+    """
+    mounts = exec_of(op).get("mounts") or []
+    used = [m.get("input", 0) for m in mounts if m.get("input", 0) >= 0]
+    count = num_inputs if num_inputs is not None else (max(used) + 1 if used else 0)
+    paths: list[list[str]] = [[] for _ in range(count)]
+    content: list[bool] = [False] * count
+    for mount in mounts:
+        if mount.get("mountType", MOUNT_BIND) in (MOUNT_SECRET, MOUNT_SSH, MOUNT_TMPFS):
+            continue
+        index = mount.get("input", 0)
+        if index == -1:
+            continue
+        if not 0 <= index < count:
+            raise GraphError(f"exec op: a mount uses input {index} of {count}")
+        selected = _go_path_join_root(str(mount.get("selector", "")))
+        paths[index].append(selected)
+        based = mount.get("output", 0) == -1 or bool(mount.get("readonly")) or selected == "/"
+        content_cache = mount.get("contentCache", 0)
+        if content_cache == _CONTENT_CACHE_OFF or (content_cache == 0 and mount.get("dest") == "/"):
+            based = False
+        content[index] = based  # the last mount of an input decides, as in BuildKit
+    return tuple(
+        InputDep(
+            paths=tuple(p),
+            selector=("sha256:" + hashlib.sha256("\0".join(p).encode()).hexdigest() if p else ""),
+            content_based=c,
+        )
+        for p, c in zip(paths, content, strict=True)
+    )
 
 
 def record_digest(cachemap_digest: str, output: int) -> str:

@@ -13,15 +13,17 @@ import pytest
 from cachetrace.buildkit.provenance import decode_provenance
 from cachetrace.errors import GraphError
 from cachetrace.graph.exec_key import (
+    _go_path_join_root,
     exec_cache_digest,
     exec_cache_payload,
+    exec_input_deps,
     exec_of,
     normalized_exec,
     record_digest,
     unknown_exec_fields,
 )
 from cachetrace.model.llb import OpKind
-from tests.graph.keyfixtures import fixtures, load, match, step_op
+from tests.graph.keyfixtures import exec_steps, fixtures, load, match, step_op
 
 FIXTURES = list(fixtures())
 
@@ -193,3 +195,57 @@ def test_keys_from_the_provenance_decoder_steps(name: str, provenance: Path, con
     for step in steps:
         digest = exec_cache_digest(step.op.raw, step.op.platform)
         assert record_digest(digest, 0) in exported, f"{name} {step.id}"
+
+
+def test_go_path_join_root() -> None:
+    assert _go_path_join_root("") == "/"
+    assert _go_path_join_root("/") == "/"
+    assert _go_path_join_root("data/") == "/data"
+    assert _go_path_join_root("//a/./b/../c") == "/a/c"
+    assert _go_path_join_root("../../x") == "/x"
+
+
+def test_input_selectors_and_content_keys_match_the_record_links() -> None:
+    """Each exec input's links carry the selector BuildKit computes (sha256 of the mounted
+    paths joined by NUL) plus an empty-selector content key when the input is content-based;
+    inputs from local sources (never exported) keep only the content key."""
+    checked = 0
+    for _, provenance_path, config_path in FIXTURES:
+        provenance, config = load(provenance_path), load(config_path)
+        records = {r["digest"]: r for r in config["records"]}
+        steps = {s["id"]: s for s in provenance["buildConfig"]["llbDefinition"]}
+        for step in exec_steps(provenance):
+            record = records[record_digest(exec_cache_digest(step.op), 0)]
+            inputs = steps[step.id].get("inputs", [])
+            for i, dep in enumerate(exec_input_deps(step.op, len(inputs))):
+                got = {link.get("selector", "") for link in record["inputs"][i]}
+                want = {dep.selector} | ({""} if dep.content_based else set())
+                source = steps[inputs[i].split(":")[0]]["op"].get("Op", {}).get("source", {})
+                if source.get("identifier", "").startswith("local://"):
+                    assert got == {""} and dep.content_based, step.id
+                else:
+                    assert got == want, step.id
+                checked += 1
+    assert checked > 20
+
+
+def test_input_deps_rules() -> None:
+    op = _exec(
+        [
+            {"dest": "/"},
+            {"input": 1, "selector": "/src", "dest": "/a", "output": -1},
+            {"input": 1, "selector": "/lib", "dest": "/b", "output": 1},
+            {"input": 2, "dest": "/c", "output": 2, "contentCache": 2, "readonly": True},
+            {"input": -1, "dest": "/run/secrets/x", "mountType": 1},
+        ]
+    )
+    root, two, three = exec_input_deps(op)
+    assert root.paths == ("/",) and not root.content_based
+    assert root.selector == "sha256:" + hashlib.sha256(b"/").hexdigest()
+    assert two.paths == ("/src", "/lib")
+    assert two.selector == "sha256:" + hashlib.sha256(b"/src\0/lib").hexdigest()
+    assert not two.content_based  # the last mount of the input (rw, with an output) decides
+    assert three.paths == ("/",) and not three.content_based  # contentCache OFF
+    assert len(exec_input_deps(op, 4)) == 4
+    with pytest.raises(GraphError, match="uses input 2 of 2"):
+        exec_input_deps(op, 2)
