@@ -1,0 +1,1 @@
+"""cachetrace benchmarks; each module records its results in a RESULTS-*.md beside it."""
