@@ -20,8 +20,11 @@ Read from moby/buildkit v0.25.2 (the version Docker Engine 28.5.2 vendors),
 The input is the op JSON exactly as the provenance gives it (``llbDefinition[i].op``): a
 ``pb.Op`` (``{"Op": {"exec": …}, "platform": …}``), or the bare ``ExecOp`` (``{"meta": …}``).
 Since the provenance itself is Go ``encoding/json`` of the same structs, absent keys are zero
-values. Fields this schema does not know (a newer BuildKit) are kept after the known ones in
-the order given and listed by :func:`unknown_exec_fields`: the digest is then not assured.
+values, and the one encoding difference between BuildKit versions that matters here (before
+v0.17, gogo protobuf wrote ``Mount.input``/``Mount.output`` even when 0) shows in the
+provenance the same way: those two fields are kept exactly when the op has them. Fields
+this schema does not know (a newer BuildKit) are kept after the known ones in the order
+given and listed by :func:`unknown_exec_fields`: the digest is then not assured.
 """
 
 from __future__ import annotations
@@ -131,6 +134,11 @@ _SCHEMA: dict[str, tuple[tuple[str, Kind], ...]] = {
     ),
 }
 
+# BuildKit before v0.17 (gogo protobuf) tagged Mount.input and Mount.output ``json:"input"``,
+# without omitempty: its provenance and its keys both carry ``"input":0``. Since v0.17 zero is
+# omitted from both. Keeping these two fields exactly when the provenance has them covers both.
+_WRITTEN_WHEN_ZERO = {("Mount", "input"), ("Mount", "output")}
+
 _SCALAR_TYPES: dict[str, tuple[type, str]] = {
     "str": (str, "a string"),
     "int": (int, "an integer"),
@@ -155,6 +163,8 @@ def _message(raw: Any, name: str, path: str, unknown: list[str]) -> dict[str, An
         value = _field(raw[field], kind, f"{path}.{field}", unknown)
         if value is not None:
             out[field] = value
+        elif (name, field) in _WRITTEN_WHEN_ZERO:
+            out[field] = raw[field]
     for field, value in raw.items():
         if field not in known:
             unknown.append(f"{path}.{field}")

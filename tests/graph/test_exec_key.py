@@ -107,6 +107,14 @@ def test_cache_id_rule(cache_id: str, sharing: int, kept: bool) -> None:
     assert norm["mounts"][1]["cacheOpt"] == {k: v for k, v in expected.items() if v}
 
 
+def test_gogo_era_zero_input_and_output_are_kept_when_given() -> None:
+    # BuildKit < v0.17 writes "input":0 and "output":0 (no omitempty) in provenance and key.
+    old = normalized_exec(_exec([{"input": 0, "dest": "/", "output": 0}, {"dest": "/x"}]))
+    assert old["mounts"] == [{"input": 0, "dest": "/", "output": 0}, {"dest": "/x"}]
+    new = normalized_exec(_exec([{"dest": "/"}, {"dest": "/x"}]))
+    assert new["mounts"] == [{"dest": "/"}, {"dest": "/x"}]
+
+
 def test_a_readonly_or_cache_root_is_not_dropped() -> None:
     assert "mounts" in normalized_exec(_exec([{"dest": "/", "readonly": True}]))
     assert "mounts" not in normalized_exec(_exec([{"dest": "/", "selector": "/sub"}]))
@@ -115,7 +123,10 @@ def test_a_readonly_or_cache_root_is_not_dropped() -> None:
 
 def test_zero_values_are_omitted_and_field_order_is_go_struct_order() -> None:
     op = _exec(
-        [{"output": 0, "dest": "/", "input": 0, "readonly": False}, {"dest": "/x", "input": 1}],
+        [
+            {"mountType": 0, "dest": "/", "selector": "", "readonly": False},
+            {"dest": "/x", "input": 1},
+        ],
         network=0,
         security=1,
     )
