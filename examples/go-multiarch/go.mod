@@ -1,0 +1,3 @@
+module example.com/go-multiarch
+
+go 1.24
