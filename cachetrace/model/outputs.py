@@ -31,7 +31,8 @@ class FileEntry:
     """One member of a layer tar.
 
     ``mode`` holds only the permission bits (``0o7777``); ``size`` and ``sha256`` are those of
-    the member's content (regular files only; ``sha256`` is None for everything else).
+    the member's content (regular files; a hard link carries its target's when the target
+    came earlier in the same layer; ``sha256`` is None for everything else).
     ``link_target`` is the symlink text or, for hard links, the absolute path linked to.
     ``xattrs`` maps extended attribute names to the hex of their values (PAX ``SCHILY.xattr``).
     """

@@ -182,7 +182,7 @@ class _Scanner:
         return LayerError(
             f"layer {self.name}: {message} "
             f"(reached {self.reader.count} bytes of the {self.compression} blob, "
-            f"{self.producer.size if hasattr(self, 'producer') else 0} uncompressed)"
+            f"{self.producer.size} uncompressed)"
         )
 
     def entries(self) -> Generator[FileEntry, None, None]:
