@@ -1,0 +1,713 @@
+"""Build the joined graph of one build of a capture, and the typed facade the analyser reads.
+
+:func:`build_graph` puts into one networkx ``MultiDiGraph`` (kinds in
+:mod:`cachetrace.graph.model`): a step node per provenance step per platform (its op, Dockerfile
+location and stage, status vertex, layer chains, recomputed exec keys), the cache export's
+records and content-checksum keys joined to the steps (:mod:`cachetrace.graph.join`), the layers
+(provenance chains and cache-export layers, with what their scans found) and the exported
+outputs. :class:`BuildGraph` answers the questions the rules ask without the caller touching
+networkx.
+
+The build is linear: every lookup goes through a dict keyed by digest, step id or blob.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import networkx as nx
+
+from cachetrace.errors import GraphError
+from cachetrace.graph.exec_key import exec_cache_digest, record_digest
+from cachetrace.graph.join import JoinResult, JoinStep, join_records
+from cachetrace.graph.model import (
+    DockerfileLocation,
+    EdgeKind,
+    Join,
+    JoinMethod,
+    LayerNode,
+    NodeKind,
+    OutputNode,
+    RecordNode,
+    SharedKey,
+    StepNode,
+)
+from cachetrace.model.build import Vertex
+from cachetrace.model.cache import CacheExport, CacheRecord
+from cachetrace.model.capture import Build, Capture, ExportedOutput, LayerOutput
+from cachetrace.model.llb import OpKind, Provenance, SourceFile, Step
+from cachetrace.model.oci import Platform
+from cachetrace.model.outputs import BinaryInfo, LayerScan
+from cachetrace.outputs.filesystem import FinalFilesystem, apply_layers
+
+__all__ = ["BuildGraph", "JoinStats", "build_graph", "select_build", "step_node_id"]
+
+StepRef = StepNode | str
+
+
+def step_node_id(platform: str, step_id: str) -> str:
+    """``step4`` for a single-platform build, ``linux/arm64/step4`` otherwise."""
+    return f"{platform}/{step_id}" if platform else step_id
+
+
+def record_node_id(index: int, content_key: bool = False) -> str:
+    return f"content/{index}" if content_key else f"record/{index}"
+
+
+def layer_node_id(blob: str) -> str:
+    return f"layer/{blob}"
+
+
+def output_node_id(platform: str) -> str:
+    return f"output/{platform}" if platform else "output"
+
+
+@dataclass(frozen=True, slots=True)
+class JoinStats:
+    """How the steps of a build were joined to its cache export."""
+
+    steps: int
+    exec_steps: int
+    exact: int  # exec steps joined by their recomputed key
+    by_method: dict[JoinMethod, int]  # steps (any kind) by their best join
+    records: int
+    unmatched_records: int
+    unmatched_steps: int
+
+    def summary(self) -> str:
+        methods = ", ".join(f"{m.value} {n}" for m, n in self.by_method.items())
+        return (
+            f"{self.exact}/{self.exec_steps} exec steps joined by exact key; "
+            f"steps by method: {methods}; "
+            f"unmatched: {self.unmatched_steps} steps, {self.unmatched_records}/{self.records} "
+            "records"
+        )
+
+
+# --- Dockerfile stages -------------------------------------------------------------------
+
+_FROM = re.compile(r"^\s*FROM\s+(?P<rest>.*)$", re.IGNORECASE)
+
+
+def dockerfile_stages(text: str) -> list[tuple[int, str]]:
+    """(first line, stage name) of every ``FROM``; unnamed stages are ``stage-N`` as BuildKit
+    names them. Continuation lines (``\\``) belong to their instruction's first line."""
+    stages: list[tuple[int, str]] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        start = i
+        logical = lines[i]
+        while logical.rstrip().endswith("\\") and i + 1 < len(lines):
+            i += 1
+            logical = logical.rstrip()[:-1] + " " + lines[i]
+        i += 1
+        m = _FROM.match(logical)
+        if m is None:
+            continue
+        words = [w for w in m.group("rest").split() if not w.startswith("--")]
+        name = f"stage-{len(stages)}"
+        if len(words) >= 3 and words[1].lower() == "as":
+            name = words[2]
+        stages.append((start + 1, name))
+    return stages
+
+
+def _stage_at(stages: list[tuple[int, str]], line: int) -> str | None:
+    found: str | None = None
+    for first, name in stages:
+        if first > line:
+            break
+        found = name
+    return found
+
+
+def _location(step: Step, sources: tuple[SourceFile, ...]) -> DockerfileLocation | None:
+    """The step's earliest instruction: its first line and the lines contiguous with it (a
+    RUN with continuation lines comes as one range per line; a base image two stages share
+    names both FROM lines, in separate locations)."""
+    spans: list[tuple[int, int, int]] = []  # (source, start, end)
+    for loc in step.locations:
+        if 0 <= loc.source_index < len(sources):
+            for r in loc.ranges:
+                spans.append((loc.source_index, r.start.line, max(r.start.line, r.end.line)))
+    if not spans:
+        return None
+    spans.sort()
+    src, start, end = spans[0]
+    for other_src, other_start, other_end in spans[1:]:
+        if other_src == src and other_start <= end + 1:
+            end = max(end, other_end)
+    source = sources[src]
+    text = "\n".join(source.line(n) for n in range(start, end + 1))
+    return DockerfileLocation(source.filename, start, text, end)
+
+
+# --- building ---------------------------------------------------------------------------
+
+
+def select_build(capture: Capture, build: int | str = 0) -> Build:
+    """A build of the capture by position or by (a unique prefix of) its ref."""
+    if not capture.builds:
+        raise GraphError("the capture holds no build")
+    if isinstance(build, int):
+        if not 0 <= build < len(capture.builds):
+            raise GraphError(f"no build {build}: the capture holds {len(capture.builds)}")
+        return capture.builds[build]
+    if build.isdigit() and int(build) < len(capture.builds):
+        return capture.builds[int(build)]
+    ref = build.rsplit("/", 1)[-1]  # buildx's "<builder>/<node>/<ref>" form too
+    found = [b for b in capture.builds if b.ref == ref] or [
+        b for b in capture.builds if b.ref.startswith(ref)
+    ]
+    if len(found) != 1:
+        what = "no build" if not found else f"{len(found)} builds"
+        raise GraphError(f"{what} with ref {build!r} in the capture")
+    return found[0]
+
+
+def _platform_spec(p: Platform | None) -> str:
+    return p.spec if p is not None else ""
+
+
+def _outputs_of(step: Step, provenance: Provenance) -> list[int]:
+    outs = {0} if step.op.kind is not OpKind.NONE else set()
+    if step.op.exec is not None:
+        outs = {m.output for m in step.op.exec.mounts if m.output >= 0} or {0}
+    prefix = f"{step.id}:"
+    for key in provenance.layers:
+        if key.startswith(prefix) and key[len(prefix) :].isdigit():
+            outs.add(int(key[len(prefix) :]))
+    return sorted(outs)
+
+
+def _exec_keys(step: Step, default: Platform | None) -> tuple[dict[int, str], str]:
+    exec_op = step.op.exec
+    if exec_op is None:
+        return {}, ""
+    outputs = sorted({m.output for m in exec_op.mounts if m.output >= 0}) or [0]
+    try:
+        digest = exec_cache_digest(step.op.raw, default_platform=default)
+    except GraphError as exc:
+        return {}, str(exc)
+    return {out: record_digest(digest, out) for out in outputs}, ""
+
+
+def build_graph(capture: Capture, build: int | str = 0) -> BuildGraph:
+    """The joined graph of build ``build`` (index or ref) of ``capture``."""
+    b = select_build(capture, build)
+    if not b.provenance:
+        reasons = "; ".join(m.reason for m in b.missing if m.part == "provenance")
+        raise GraphError(f"build {b.ref} has no provenance: {reasons or 'not recorded'}")
+    return _Builder(b).run()
+
+
+class _Builder:
+    def __init__(self, build: Build) -> None:
+        self.b = build
+        self.g: nx.MultiDiGraph = nx.MultiDiGraph()
+        self.vertices: dict[str, Vertex] = {v.digest: v for v in build.vertices}
+        self.scans: dict[str, LayerOutput] = {}
+        for lo in build.layers:
+            if lo.descriptor.digest not in self.scans or lo.scan is not None:
+                self.scans[lo.descriptor.digest] = lo
+        self.cache_layers = (
+            {layer.blob: layer for layer in build.cache.layers} if build.cache else {}
+        )
+        self.media: dict[str, tuple[str, int | None]] = {}
+        self.order: list[str] = []
+        self.join_steps: list[JoinStep] = []
+        self.results: dict[str, tuple[str, int]] = {}  # platform -> (result step, output)
+
+    def run(self) -> BuildGraph:
+        for platform in sorted(self.b.provenance):
+            self._add_steps(platform, self.b.provenance[platform])
+        self._add_layers()
+        join = self._add_cache(self.b.cache)
+        self._add_outputs()
+        return BuildGraph(self.g, self.b, join, tuple(self.order), dict(self.results))
+
+    def _add_steps(self, platform: str, p: Provenance) -> None:
+        g = self.g
+        stages = [dockerfile_stages(s.text) for s in p.sources]
+        default: Platform | None = None
+        if p.request.builder_platform:
+            try:
+                default = Platform.parse(p.request.builder_platform)
+            except ValueError:
+                default = None
+        ids: dict[str, str] = {}
+        for step in p.steps:
+            node = step_node_id(platform, step.id)
+            ids[step.id] = node
+            location = _location(step, p.sources)
+            stage = None
+            if location is not None:
+                src = next(
+                    (i for i, s in enumerate(p.sources) if s.filename == location.filename), 0
+                )
+                stage = _stage_at(stages[src], location.line) if src < len(stages) else None
+            chains: dict[int, tuple[str, ...]] = {}
+            for out in _outputs_of(step, p):
+                found = p.layers.get(f"{step.id}:{out}", ())
+                if found:
+                    chain = found[0]
+                    chains[out] = tuple(d.digest for d in chain)
+                    for d in chain:
+                        self.media.setdefault(d.digest, (d.media_type, d.size))
+            keys, key_error = _exec_keys(step, default)
+            data = StepNode(
+                id=step.id,
+                platform=platform,
+                step=step,
+                op_platform=_platform_spec(step.op.platform),
+                location=location,
+                stage=stage,
+                vertex=self.vertices.get(step.digest) if step.digest else None,
+                layer_chains=chains,
+                exec_keys=keys,
+                key_error=key_error,
+            )
+            g.add_node(node, kind=NodeKind.STEP, data=data)
+            self.order.append(node)
+            inputs: list[tuple[str, int]] = []
+            for index, inp in enumerate(step.inputs):
+                parent = ids.get(inp.step)
+                if parent is None:
+                    raise GraphError(f"{node}: input {inp.step} is not an earlier step")
+                g.add_edge(parent, node, kind=EdgeKind.INPUT_OF, output=inp.output, index=index)
+                inputs.append((parent, inp.output))
+            if step.op.kind is OpKind.NONE and step.inputs:
+                self.results[platform] = (ids[step.inputs[0].step], step.inputs[0].output)
+            self.join_steps.append(
+                JoinStep(
+                    node=node,
+                    kind=step.op.kind,
+                    source_scheme=step.op.source.scheme if step.op.source else "",
+                    inputs=tuple(inputs),
+                    exec_keys=keys,
+                    layer_chains=chains,
+                )
+            )
+        if p.steps and p.steps[-1].op.kind is not OpKind.NONE:
+            self.results.setdefault(platform, (ids[p.steps[-1].id], 0))
+
+    def _layer(self, blob: str) -> str:
+        node = layer_node_id(blob)
+        if node in self.g:
+            return node
+        scan_out = self.scans.get(blob)
+        scan = scan_out.scan if scan_out is not None else None
+        cache_layer = self.cache_layers.get(blob)
+        media_type, size = self.media.get(blob, ("", None))
+        if scan_out is not None:
+            media_type, size = scan_out.descriptor.media_type, scan_out.descriptor.size
+        if cache_layer is not None:
+            media_type = media_type or cache_layer.media_type
+            size = size if size is not None else cache_layer.size
+        diff_id = scan.diff_id if scan else (cache_layer.diff_id if cache_layer else "")
+        data = LayerNode(
+            blob=blob,
+            media_type=media_type,
+            size=size,
+            diff_id=diff_id,
+            content_digest=scan.content_digest if scan else "",
+            files=len(scan.entries) if scan else None,
+            binaries=scan.binaries if scan else (),
+            in_cache_export=cache_layer is not None,
+        )
+        self.g.add_node(node, kind=NodeKind.LAYER, data=data)
+        return node
+
+    def _add_layers(self) -> None:
+        g = self.g
+        parents: set[tuple[str, str]] = set()
+        for node in self.order:
+            step: StepNode = g.nodes[node]["data"]
+            below: set[str] = set()
+            for parent, out in ((p, d["output"]) for p, _, d in self._in_edges(node)):
+                below.update(g.nodes[parent]["data"].layer_chains.get(out, ()))
+            for chain in step.layer_chains.values():
+                prev: str | None = None
+                for blob in chain:
+                    layer = self._layer(blob)
+                    if prev is not None and (layer, prev) not in parents:
+                        parents.add((layer, prev))
+                        g.add_edge(layer, prev, kind=EdgeKind.PARENT)
+                    prev = layer
+                    if blob not in below and not g.has_edge(node, layer):
+                        g.add_edge(node, layer, kind=EdgeKind.PRODUCED)
+        if self.b.cache is not None:
+            layers = self.b.cache.layers
+            for cache_layer in layers:
+                child = self._layer(cache_layer.blob)
+                parent_index = cache_layer.parent
+                if parent_index is not None and 0 <= parent_index < len(layers):
+                    parent = self._layer(layers[parent_index].blob)
+                    if (child, parent) not in parents:
+                        parents.add((child, parent))
+                        g.add_edge(child, parent, kind=EdgeKind.PARENT)
+
+    def _in_edges(self, node: str) -> Iterator[tuple[str, str, dict[str, object]]]:
+        for parent, child, data in self.g.in_edges(node, data=True):
+            if data["kind"] is EdgeKind.INPUT_OF:
+                yield parent, child, data
+
+    def _add_cache(self, cache: CacheExport | None) -> JoinResult:
+        if cache is None:
+            return JoinResult({}, {}, frozenset(), (), {})
+        g = self.g
+        join = join_records(self.join_steps, cache)
+        outputs: dict[int, set[int]] = {}
+        for joins in (*join.joins.values(), *join.content.values()):
+            for j in joins:
+                outputs.setdefault(j.record, set()).add(j.output)
+        for pos, record in enumerate(cache.records):
+            content_key = pos in join.content_keys
+            tops = [r.layer for r in record.results] + [
+                c.layers[-1] for c in record.chains if c.layers
+            ]
+            result_blobs = tuple(cache.layers[t].blob for t in tops if 0 <= t < len(cache.layers))
+            g.add_node(
+                record_node_id(pos, content_key),
+                kind=NodeKind.CONTENT_KEY if content_key else NodeKind.RECORD,
+                data=RecordNode(
+                    index=pos,
+                    digest=record.digest,
+                    outputs=tuple(sorted(outputs.get(pos, ()))),
+                    result_layers=result_blobs,
+                    slots=len(record.inputs),
+                ),
+            )
+            for blob in result_blobs:
+                g.add_edge(
+                    record_node_id(pos, content_key), layer_node_id(blob), kind=EdgeKind.PRODUCED
+                )
+        for pos, record in enumerate(cache.records):
+            source = record_node_id(pos, pos in join.content_keys)
+            for slot, links in enumerate(record.inputs):
+                for link in links:
+                    if not 0 <= link.link < len(cache.records):
+                        continue
+                    target = record_node_id(link.link, link.link in join.content_keys)
+                    g.add_edge(
+                        source, target, kind=EdgeKind.LINK, slot=slot, selector=link.selector
+                    )
+        for node, joins in join.joins.items():
+            for j in joins:
+                g.add_edge(
+                    node,
+                    record_node_id(j.record, j.record in join.content_keys),
+                    kind=EdgeKind.KEYED_BY,
+                    join=j,
+                )
+        for node, joins in join.content.items():
+            for j in joins:
+                g.add_edge(node, record_node_id(j.record, True), kind=EdgeKind.KEYED_BY, join=j)
+        return join
+
+    def _add_outputs(self) -> None:
+        platforms = set(self.b.provenance)
+        for export in self.b.exports:
+            platform = export.platform or ""
+            if platform not in platforms and len(platforms) == 1:
+                platform = next(iter(platforms))
+            node = output_node_id(platform)
+            self.g.add_node(node, kind=NodeKind.OUTPUT, data=_output_node(platform, export))
+            result = self.results.get(platform)
+            if result is not None:
+                self.g.add_edge(result[0], node, kind=EdgeKind.EXPORTED)
+
+
+def _output_node(platform: str, export: ExportedOutput) -> OutputNode:
+    scan = export.scan
+    return OutputNode(
+        platform=platform,
+        exporter=export.exporter,
+        dest=export.dest,
+        files=len(scan.entries) if scan else None,
+        binaries=scan.binaries if scan else (),
+        missing=export.missing,
+    )
+
+
+# --- the facade --------------------------------------------------------------------------
+
+
+class BuildGraph:
+    """The joined graph of one build. ``graph`` is the networkx MultiDiGraph itself."""
+
+    def __init__(
+        self,
+        graph: nx.MultiDiGraph,
+        build: Build,
+        join: JoinResult,
+        order: tuple[str, ...],
+        results: dict[str, tuple[str, int]],
+    ) -> None:
+        self.graph = graph
+        self.build = build
+        self.join = join
+        self._order = order
+        self._results = results
+        self._records = build.cache.records if build.cache else ()
+        self._scans: dict[str, LayerScan] = {
+            lo.descriptor.digest: lo.scan for lo in build.layers if lo.scan is not None
+        }
+
+    # nodes
+    def _id(self, step: StepRef) -> str:
+        node = step if isinstance(step, str) else step_node_id(step.platform, step.id)
+        if node not in self.graph or self.graph.nodes[node]["kind"] is not NodeKind.STEP:
+            raise GraphError(f"no step {node!r} in the graph")
+        return node
+
+    def node_id(self, step: StepNode) -> str:
+        return step_node_id(step.platform, step.id)
+
+    def step(self, node: StepRef) -> StepNode:
+        data: StepNode = self.graph.nodes[self._id(node)]["data"]
+        return data
+
+    def steps(self, kind: OpKind | None = None, platform: str | None = None) -> list[StepNode]:
+        """Steps in build order (inputs first), optionally of one op kind and platform."""
+        out: list[StepNode] = []
+        for node in self._order:
+            data: StepNode = self.graph.nodes[node]["data"]
+            if kind is not None and data.kind is not kind:
+                continue
+            if platform is not None and data.platform != platform:
+                continue
+            out.append(data)
+        return out
+
+    def exec_steps(self, platform: str | None = None) -> list[StepNode]:
+        return self.steps(OpKind.EXEC, platform)
+
+    def platforms(self) -> list[str]:
+        """The provenance platforms: ``["linux/amd64", "linux/arm64"]``, or ``[""]``."""
+        return sorted(self.build.provenance)
+
+    def inputs_of(self, step: StepRef) -> list[tuple[StepNode, int]]:
+        """(parent step, its output) per input, in input order."""
+        edges = sorted(
+            (d["index"], parent, d["output"])
+            for parent, _, d in self.graph.in_edges(self._id(step), data=True)
+            if d["kind"] is EdgeKind.INPUT_OF
+        )
+        return [(self.step(parent), out) for _, parent, out in edges]
+
+    def users_of(self, step: StepRef) -> list[StepNode]:
+        return [
+            self.step(child)
+            for _, child, d in self.graph.out_edges(self._id(step), data=True)
+            if d["kind"] is EdgeKind.INPUT_OF
+        ]
+
+    def result_step(self, platform: str) -> StepNode | None:
+        """The step whose output is the platform's result (the no-op's input)."""
+        result = self._results.get(platform)
+        return self.step(result[0]) if result is not None else None
+
+    # records
+    def joins_of(self, step: StepRef) -> list[tuple[CacheRecord, Join]]:
+        """The records tied to the step, best join first (content-checksum keys excluded)."""
+        return [(self._records[j.record], j) for j in self.join.joins.get(self._id(step), ())]
+
+    def records_of(self, step: StepRef) -> list[tuple[CacheRecord, JoinMethod]]:
+        return [(record, j.method) for record, j in self.joins_of(step)]
+
+    def content_keys_of(self, step: StepRef) -> list[tuple[CacheRecord, Join]]:
+        """Content-checksum keys of (parts of) the step's output that later steps read."""
+        return [(self._records[j.record], j) for j in self.join.content.get(self._id(step), ())]
+
+    def steps_of_record(self, index: int) -> list[StepNode]:
+        node = record_node_id(index, index in self.join.content_keys)
+        return [
+            self.step(src)
+            for src, _, d in self.graph.in_edges(node, data=True)
+            if d["kind"] is EdgeKind.KEYED_BY
+        ]
+
+    def record(self, index: int) -> RecordNode:
+        data: RecordNode = self.graph.nodes[record_node_id(index, index in self.join.content_keys)][
+            "data"
+        ]
+        return data
+
+    def unmatched_records(self) -> list[CacheRecord]:
+        return [self._records[i] for i in self.join.unmatched_records]
+
+    def unmatched_steps(self) -> list[tuple[StepNode, str]]:
+        """Steps that should have a record and have none, with the reason."""
+        return [
+            (self.step(node), self.join.unmatched_steps[node])
+            for node in self._order
+            if node in self.join.unmatched_steps
+        ]
+
+    def stats(self) -> JoinStats:
+        execs = self.exec_steps()
+        exact = sum(
+            1
+            for s in execs
+            if any(
+                j.method is JoinMethod.EXACT_KEY for j in self.join.joins.get(self.node_id(s), ())
+            )
+        )
+        return JoinStats(
+            steps=len(self._order),
+            exec_steps=len(execs),
+            exact=exact,
+            by_method=self.join.method_counts(),
+            records=len(self._records),
+            unmatched_records=len(self.join.unmatched_records),
+            unmatched_steps=len(self.join.unmatched_steps),
+        )
+
+    # layers and outputs
+    def layer(self, blob: str) -> LayerNode:
+        data: LayerNode = self.graph.nodes[layer_node_id(blob)]["data"]
+        return data
+
+    def layers_of(self, step: StepRef, output: int = 0) -> list[LayerNode]:
+        """The layer chain of a step output, base first (empty if provenance gave none)."""
+        chain = self.step(step).layer_chains.get(output, ())
+        return [self.layer(blob) for blob in chain]
+
+    def produced_layers(self, step: StepRef) -> list[LayerNode]:
+        """The layers the step added on top of its inputs (all of an image source's)."""
+        return [
+            self.graph.nodes[target]["data"]
+            for _, target, d in self.graph.out_edges(self._id(step), data=True)
+            if d["kind"] is EdgeKind.PRODUCED
+        ]
+
+    def binaries_of(self, step: StepRef) -> list[BinaryInfo]:
+        """Executables in the layers the step produced."""
+        return [b for layer in self.produced_layers(step) for b in layer.binaries]
+
+    def output(self, platform: str) -> OutputNode | None:
+        node = output_node_id(platform)
+        return self.graph.nodes[node]["data"] if node in self.graph else None
+
+    def output_files(self, platform: str) -> FinalFilesystem | None:
+        """The platform result's filesystem: the exported local output when scanned, else the
+        result step's layer chain applied in order; None when neither was scanned."""
+        single = len(self.build.provenance) == 1
+        for export in self.build.exports:
+            if export.scan is None:
+                continue
+            if (export.platform or "") == platform or (single and not export.platform):
+                return apply_layers([export.scan.entries])
+        result = self._results.get(platform)
+        if result is None:
+            return None
+        node, output = result
+        chain = self.step(node).layer_chains.get(output, ())
+        scans = [self._scans.get(blob) for blob in chain]
+        if not chain or any(s is None for s in scans):
+            return None
+        return apply_layers(s.entries for s in scans if s is not None)
+
+    # steps and places
+    def vertex_of(self, step: StepRef) -> Vertex | None:
+        return self.step(step).vertex
+
+    def dockerfile_location(self, step: StepRef) -> DockerfileLocation | None:
+        return self.step(step).location
+
+    def steps_sharing_key(self) -> list[SharedKey]:
+        """Steps of different platforms that are one vertex or joined to one record."""
+        groups: dict[str, list[str]] = {}
+        for node in self._order:
+            data: StepNode = self.graph.nodes[node]["data"]
+            if not data.platform or data.kind is OpKind.NONE:
+                continue
+            if data.digest:
+                groups.setdefault(data.digest, []).append(node)
+            for j in self.join.joins.get(node, ()):
+                if j.method is JoinMethod.EXACT_KEY:
+                    groups.setdefault(f"record/{j.record}", []).append(node)
+        out: list[SharedKey] = []
+        seen: set[tuple[str, ...]] = set()
+        shared_nodes = {
+            n for nodes in groups.values() if len(self._platforms_of(nodes)) > 1 for n in nodes
+        }
+        for key, nodes in groups.items():
+            platforms = self._platforms_of(nodes)
+            if len(platforms) < 2 or tuple(nodes) in seen:
+                continue
+            seen.add(tuple(nodes))
+            reaches = tuple(p for p in platforms if self._reaches_result(nodes, p, shared_nodes))
+            kind = self.step(nodes[0]).kind
+            out.append(SharedKey(key, tuple(nodes), platforms, kind, reaches))
+        return out
+
+    def _platforms_of(self, nodes: Iterable[str]) -> tuple[str, ...]:
+        return tuple(sorted({self.step(n).platform for n in nodes}))
+
+    def _reaches_result(self, nodes: list[str], platform: str, shared: set[str]) -> bool:
+        """Whether the platform's copy of the step reaches its result through shared steps."""
+        start = next((n for n in nodes if self.step(n).platform == platform), None)
+        result = self._results.get(platform, ("", 0))[0]
+        if start is None or not result:
+            return False
+        stack, seen = [start], {start}
+        while stack:
+            node = stack.pop()
+            if node == result:
+                return True
+            for child in self.users_of(node):
+                child_id = self.node_id(child)
+                if child_id in shared and child_id not in seen:
+                    seen.add(child_id)
+                    stack.append(child_id)
+        return False
+
+    def find_steps(self, spec: str) -> list[StepNode]:
+        """Steps named by ``step5``, ``linux/arm64/step5``, ``Dockerfile:12``, ``12`` or a
+        vertex digest (prefix, with or without ``sha256:``)."""
+        spec = spec.strip()
+        if spec in self.graph and self.graph.nodes[spec]["kind"] is NodeKind.STEP:
+            return [self.step(spec)]
+        if re.fullmatch(r"step\d+", spec):
+            return [s for s in self.steps() if s.id == spec]
+        m = re.fullmatch(r"(?:(?P<file>.+):)?(?P<line>\d+)", spec)
+        if m is not None:
+            line = int(m.group("line"))
+            return [
+                s
+                for s in self.steps()
+                if s.location is not None
+                and s.location.line <= line <= s.location.end_line
+                and (m.group("file") is None or s.location.filename == m.group("file"))
+            ]
+        hexpart = spec.removeprefix("sha256:").lower()
+        if len(hexpart) >= 4 and re.fullmatch(r"[0-9a-f]+", hexpart):
+            return [
+                s
+                for s in self.steps()
+                if s.digest is not None and s.digest.removeprefix("sha256:").startswith(hexpart)
+            ]
+        return []
+
+    def neighbourhood(self, steps: Iterable[StepRef]) -> nx.MultiDiGraph:
+        """The steps with their inputs, users, records, content keys, layers and outputs."""
+        keep: set[str] = set()
+        for step in steps:
+            node = self._id(step)
+            keep.add(node)
+            for _, target, d in self.graph.out_edges(node, data=True):
+                keep.add(target)
+                if d["kind"] is EdgeKind.KEYED_BY:
+                    keep.update(
+                        t
+                        for _, t, dd in self.graph.out_edges(target, data=True)
+                        if dd["kind"] in (EdgeKind.LINK, EdgeKind.PRODUCED)
+                    )
+            keep.update(src for src, _ in self.graph.in_edges(node))
+        sub: nx.MultiDiGraph = self.graph.subgraph(keep).copy()
+        return sub
