@@ -1,0 +1,1 @@
+"""One module per analysis rule; each exposes ``RULE``."""
