@@ -1,0 +1,168 @@
+"""Joining cache records to steps: exact keys, layer chains, structure, on real captures."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from cachetrace.capture_io.files import load_capture
+from cachetrace.graph.build import BuildGraph, build_graph
+from cachetrace.graph.join import JoinStep, join_records
+from cachetrace.graph.model import JoinMethod
+from cachetrace.model.cache import CacheExport, CacheInput, CacheLayer, CacheRecord, CacheResult
+from cachetrace.model.capture import Capture
+from cachetrace.model.llb import OpKind
+
+CAPTURES = Path(__file__).parents[2] / "captures"
+NAMES = ("busybox", "platform-collapse", "clean-go-multiarch")
+# exec step nodes per capture (one per platform) and how many join by their recomputed key
+EXACT = {"busybox": (2, 2), "platform-collapse": (2, 2), "clean-go-multiarch": (4, 4)}
+
+
+@cache
+def capture(name: str) -> Capture:
+    return load_capture(CAPTURES / f"graph-{name}.json")
+
+
+@cache
+def graph(name: str) -> BuildGraph:
+    return build_graph(capture(name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_exec_step_joins_by_its_recomputed_key(name: str) -> None:
+    g = graph(name)
+    stats = g.stats()
+    assert (stats.exec_steps, stats.exact) == EXACT[name]
+    for step in g.exec_steps():
+        joins = g.joins_of(step)
+        assert joins, step.label
+        record, join = joins[0]
+        assert join.method is JoinMethod.EXACT_KEY and join.confidence == 1.0
+        assert record.digest == step.exec_keys[0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_step_but_local_sources_has_a_record_with_a_method(name: str) -> None:
+    g = graph(name)
+    assert g.unmatched_steps() == []
+    for step in g.steps():
+        if step.kind is OpKind.NONE:
+            assert g.records_of(step) == []
+        elif step.op.source is not None and step.op.source.scheme == "local":
+            assert g.records_of(step) == [] and g.content_keys_of(step), step.label
+        else:
+            methods = [m for _, m in g.records_of(step)]
+            assert methods and all(isinstance(m, JoinMethod) for m in methods), step.label
+
+
+def test_methods_on_the_single_platform_build() -> None:
+    g = graph("busybox")
+    method = {s.id: g.records_of(s)[0][1] for s in g.steps() if g.records_of(s)}
+    assert method == {
+        "step0": JoinMethod.STRUCTURE,  # the image: no results, linked from WORKDIR's record
+        "step1": JoinMethod.LAYER_BLOB,
+        "step3": JoinMethod.LAYER_BLOB,
+        "step4": JoinMethod.EXACT_KEY,
+        "step5": JoinMethod.LAYER_BLOB,
+        "step6": JoinMethod.EXACT_KEY,
+    }
+    # the COPY from the context and the COPY --from both read content-checksum keys
+    assert len(g.content_keys_of("step2")) == 1
+    assert len(g.content_keys_of("step4")) == 1
+    assert {r.index for r in g.unmatched_records()} == set(g.join.unmatched_records)
+    assert len(g.unmatched_records()) == 1  # listed, not dropped
+
+
+def test_shared_steps_join_the_same_record_per_platform_steps_their_own() -> None:
+    collapsed = graph("platform-collapse")
+    amd = collapsed.records_of("linux/amd64/step4")
+    arm = collapsed.records_of("linux/arm64/step4")
+    assert [r.index for r, _ in amd] == [r.index for r, _ in arm]
+    clean = graph("clean-go-multiarch")
+    amd = clean.records_of("linux/amd64/step6")
+    arm = clean.records_of("linux/arm64/step6")
+    assert amd[0][0].digest != arm[0][0].digest
+    # each record's result is the layer the step produced
+    for node in ("linux/amd64/step6", "linux/arm64/step6"):
+        record = clean.records_of(node)[0][0]
+        top = clean.layers_of(node)[-1].blob
+        assert clean.record(record.index).result_layers == (top,)
+
+
+def test_records_kept_from_other_builds_stay_unmatched() -> None:
+    g = graph("clean-go-multiarch")
+    joined = {j.record for joins in g.join.joins.values() for j in joins}
+    unmatched = {r.index for r in g.unmatched_records()}
+    assert unmatched and not unmatched & joined
+    # the same COPY over earlier builds' module downloads: one digest, one record joined
+    copy = g.records_of("linux/amd64/step5")
+    assert len(copy) == 1
+    same_digest = [r for r in g.unmatched_records() if r.digest == copy[0][0].digest]
+    assert len(same_digest) == 3
+
+
+def _with_cache(c: Capture, cache_export: CacheExport) -> Capture:
+    return dataclasses.replace(c, builds=(dataclasses.replace(c.builds[0], cache=cache_export),))
+
+
+def test_exec_key_missing_falls_back_to_layer_chain() -> None:
+    c = capture("busybox")
+    assert c.builds[0].cache is not None
+    key = graph("busybox").records_of("step6")[0][0]
+    records = tuple(
+        dataclasses.replace(r, digest="sha256:" + "0" * 64) if r.index == key.index else r
+        for r in c.builds[0].cache.records
+    )
+    g = build_graph(_with_cache(c, dataclasses.replace(c.builds[0].cache, records=records)))
+    record, join = g.joins_of("step6")[0]
+    assert record.index == key.index and join.method is JoinMethod.LAYER_BLOB
+    assert g.stats().exact == 1
+
+
+def test_no_key_and_no_layers_falls_back_to_structure() -> None:
+    c = capture("busybox")
+    assert c.builds[0].cache is not None
+    key = graph("busybox").records_of("step6")[0][0]
+    records = tuple(
+        dataclasses.replace(r, digest="sha256:" + "0" * 64, results=())
+        if r.index == key.index
+        else r
+        for r in c.builds[0].cache.records
+    )
+    g = build_graph(_with_cache(c, dataclasses.replace(c.builds[0].cache, records=records)))
+    record, join = g.joins_of("step6")[0]
+    assert record.index == key.index and join.method is JoinMethod.STRUCTURE
+    assert join.confidence < 1.0 and join.note
+
+
+def test_same_key_twice_picks_the_record_linking_the_inputs() -> None:
+    layers = (CacheLayer(0, "sha256:aa"), CacheLayer(1, "sha256:bb", parent=0))
+    records = (
+        CacheRecord(0, "sha256:parent", results=(CacheResult(0),)),
+        CacheRecord(1, "sha256:other"),
+        CacheRecord(2, "sha256:key", inputs=((CacheInput(1, "sel"),),)),
+        CacheRecord(3, "sha256:key", results=(CacheResult(1),), inputs=((CacheInput(0, "sel"),),)),
+    )
+    steps = [
+        JoinStep("p", OpKind.FILE, "", (), layer_chains={0: ("sha256:aa",)}),
+        JoinStep("c", OpKind.EXEC, "", (("p", 0),), exec_keys={0: "sha256:key"}),
+    ]
+    result = join_records(steps, CacheExport("m", "c", layers, records))
+    assert [j.record for j in result.joins["c"]] == [3]
+    assert "links the inputs" in result.joins["c"][0].note
+    assert result.unmatched_records == (1, 2)
+
+
+def test_two_records_with_one_chain_share_the_confidence() -> None:
+    layers = (CacheLayer(0, "sha256:aa"),)
+    records = (
+        CacheRecord(0, "sha256:x", results=(CacheResult(0),)),
+        CacheRecord(1, "sha256:y", results=(CacheResult(0),)),
+    )
+    steps = [JoinStep("s", OpKind.FILE, "", (), layer_chains={0: ("sha256:aa",)})]
+    result = join_records(steps, CacheExport("m", "c", layers, records))
+    assert [(j.record, j.confidence) for j in result.joins["s"]] == [(0, 0.45), (1, 0.45)]
