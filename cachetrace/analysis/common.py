@@ -243,7 +243,7 @@ def unpinned_reasons(ctx: BuildContext, view: StepView) -> list[Evidence]:
     script = view.command()
     commands = parse(script)
     out: list[Evidence] = []
-    sum_state: bool | None | str = "unset"
+    sum_state: bool | str | None = "unset"
     for cmd in commands:
         for arg in unpinned_go_fetches(cmd):
             out.append(
@@ -259,9 +259,11 @@ def unpinned_reasons(ctx: BuildContext, view: StepView) -> list[Evidence]:
             if sum_state == "unset":
                 sum_state = go_sum_state(ctx, view)
             no_sum = sum_state is False
-            if (sub == "mod download" and (mod_mod or no_sum)) or (
-                sub != "mod download" and mod_mod and no_sum
-            ) or sub == "mod tidy":
+            if (
+                (sub == "mod download" and (mod_mod or no_sum))
+                or (sub != "mod download" and mod_mod and no_sum)
+                or sub == "mod tidy"
+            ):
                 why = []
                 if mod_mod:
                     why.append("-mod=mod")

@@ -78,7 +78,7 @@ class StepView:
             return None
         try:
             return key_view(self.step.op.raw, self.step.op.platform)
-        except Exception:  # noqa: BLE001 - an op the recomputation cannot read: no key facts
+        except Exception:
             return None
 
     def ref(self, platforms: tuple[str, ...] = ()) -> StepRef:
@@ -157,7 +157,9 @@ class PlatformView:
                     if e.type is FileType.FILE:
                         out[e.path] = FileOrigin(e, bins.get(e.path), producer, digest)
             if fs is not None:
-                out = {p: o for p, o in out.items() if fs.entry(p, follow_symlinks=False) == o.entry}
+                out = {
+                    p: o for p, o in out.items() if fs.entry(p, follow_symlinks=False) == o.entry
+                }
             return out
         if self.export is not None and self.export.scan is not None:
             bins = {b.path: b for b in self.export.scan.binaries}
@@ -285,9 +287,9 @@ class BuildContext:
                 final_chain = tuple(d.digest for d in chains[0])
         export = None
         for e in self.build.exports:
-            if e.platform in (platform, None, "") or len(self.build.provenance) == 1:
-                if e.platform == platform or export is None:
-                    export = e
+            fits = e.platform in (platform, None, "") or len(self.build.provenance) == 1
+            if fits and (e.platform == platform or export is None):
+                export = e
         return PlatformView(platform, prov, steps, producer, final_chain, self.scans, export)
 
     def step_views(self) -> Iterator[StepView]:
@@ -303,9 +305,9 @@ class BuildContext:
             loc = view.location
             if loc is None:
                 continue
-            grouped.setdefault((loc.file, loc.line, loc.end_line, view.step.op.kind.value), []).append(
-                view
-            )
+            grouped.setdefault(
+                (loc.file, loc.line, loc.end_line, view.step.op.kind.value), []
+            ).append(view)
         out = []
         for key in sorted(grouped):
             members = tuple(grouped[key])

@@ -56,9 +56,7 @@ def select_rules(ids: Sequence[str] | None) -> tuple[Rule, ...]:
     wanted = {i.strip() for item in ids for i in item.split(",") if i.strip()}
     unknown = sorted(wanted - set(RULES))
     if unknown:
-        raise UsageError(
-            f"unknown rule(s) {', '.join(unknown)}; known: {', '.join(RULES)}"
-        )
+        raise UsageError(f"unknown rule(s) {', '.join(unknown)}; known: {', '.join(RULES)}")
     return tuple(r for r in RULES.values() if r.id in wanted)
 
 
@@ -99,8 +97,8 @@ def run_rules(
     findings: dict[str, Finding] = {}
     for index, ctx in enumerate(contexts):
         for rule in selected:
-            for f in rule.check(ctx):
+            for found in rule.check(ctx):
                 if len(contexts) > 1:  # a bake: the same line may be in several targets
-                    f = replace(f, id=f"{f.id}-b{index}")
-                findings.setdefault(f.id, f)
+                    found = replace(found, id=f"{found.id}-b{index}")
+                findings.setdefault(found.id, found)
     return tuple(sorted(findings.values(), key=_sort_key))

@@ -24,8 +24,24 @@ __all__ = [
 ]
 
 _OPERATORS = {"&&", "||", ";", "|", "&", ";;", "(", ")", "|&"}
-_KEYWORDS = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "!",
-             "{", "}", "case", "esac", "in"}
+_KEYWORDS = {
+    "if",
+    "then",
+    "else",
+    "elif",
+    "fi",
+    "do",
+    "done",
+    "while",
+    "until",
+    "for",
+    "!",
+    "{",
+    "}",
+    "case",
+    "esac",
+    "in",
+}
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 _REDIRECT = {">", ">>", ">|", "&>", "&>>", "2>", "1>", "2>>", "1>>"}
 
@@ -182,8 +198,24 @@ def unpinned_go_fetches(cmd: SimpleCommand) -> tuple[str, ...]:
     return tuple(out)
 
 
-_FETCHERS = {"curl", "wget", "git", "apt-get", "apt", "apk", "pip", "pip3", "npm", "yarn",
-             "pnpm", "gem", "cargo", "dnf", "yum", "microdnf"}
+_FETCHERS = {
+    "curl",
+    "wget",
+    "git",
+    "apt-get",
+    "apt",
+    "apk",
+    "pip",
+    "pip3",
+    "npm",
+    "yarn",
+    "pnpm",
+    "gem",
+    "cargo",
+    "dnf",
+    "yum",
+    "microdnf",
+}
 
 
 def fetches(cmd: SimpleCommand) -> bool:
@@ -215,6 +247,6 @@ def apt_updates(commands: tuple[SimpleCommand, ...]) -> tuple[SimpleCommand, ...
     return tuple(
         c
         for c in commands
-        if c.name in ("apt-get", "apt") and "update" in c.words[1:]
-        or c.name == "apk" and ("update" in c.words[1:] or "add" in c.words[1:])
+        if (c.name in ("apt-get", "apt") and "update" in c.words[1:])
+        or (c.name == "apk" and ("update" in c.words[1:] or "add" in c.words[1:]))
     )

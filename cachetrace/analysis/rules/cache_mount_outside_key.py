@@ -89,9 +89,7 @@ def _check_group(ctx: BuildContext, group: StepGroup) -> Finding | None:
         desc = go_cache_description(first, m.dest) or pkg_kind
         mount_text = f"cache mount {describe_mount(m)}" + (f" ({desc})" if desc else "")
         evidence.append(Evidence(EvidenceKind.OP_FIELD, mount_text))
-        if kv is not None and any(
-            o.target == m.dest for o in kv.outside_of(OutsideKind.CACHE_ID)
-        ):
+        if kv is not None and any(o.target == m.dest for o in kv.outside_of(OutsideKind.CACHE_ID)):
             evidence.append(
                 Evidence(
                     EvidenceKind.KEY,
@@ -181,7 +179,7 @@ def _check_group(ctx: BuildContext, group: StepGroup) -> Finding | None:
                     + "; ".join(where),
                 )
                 for sha, where in shas.items()
-                if len({w.split(' ')[0] for w in where}) > 1
+                if len({w.split(" ")[0] for w in where}) > 1
             ]
             if wrong or identical:
                 evidence.extend(wrong)
@@ -207,14 +205,11 @@ def _check_group(ctx: BuildContext, group: StepGroup) -> Finding | None:
             users = _users(ctx, cid)
             mine = [v for v, _ in users if v.location == first.location]
             concurrent = [
-                (a, b)
-                for a in mine
-                for b, _ in users
-                if a.digest != b.digest and _overlap(a, b)
+                (x, y) for x in mine for y, _ in users if x.digest != y.digest and _overlap(x, y)
             ]
             if concurrent:
-                a, b = concurrent[0]
-                va, vb = a.vertex, b.vertex
+                a, other = concurrent[0]
+                va, vb = a.vertex, other.vertex
                 assert va is not None and vb is not None
                 keys.append(f"shared:{cid}")
                 evidence.append(
@@ -222,8 +217,8 @@ def _check_group(ctx: BuildContext, group: StepGroup) -> Finding | None:
                         EvidenceKind.VERTEX,
                         f"sharing=shared cache {cid.lstrip('/')} used by vertices that ran at "
                         f"the same time: {a.platform} {a.digest[:19]} "
-                        f"({va.started:.3f}-{va.completed:.3f}) and {b.platform} "
-                        f"{b.digest[:19]} ({vb.started:.3f}-{vb.completed:.3f})",
+                        f"({va.started:.3f}-{va.completed:.3f}) and {other.platform} "
+                        f"{other.digest[:19]} ({vb.started:.3f}-{vb.completed:.3f})",
                     )
                 )
                 shas = {}

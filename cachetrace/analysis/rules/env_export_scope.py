@@ -64,7 +64,9 @@ def _output_contradiction(ctx: BuildContext, later: StepView, s: Setting) -> str
                 key, _, val = flag.partition("=")
                 if key in ("-trimpath", "-race", "-msan", "-asan") and settings.get(key) != "true":
                     missing.append(f"{key}=true")
-                elif key in ("-tags", "-buildmode", "-ldflags") and val and settings.get(key) != val:
+                elif (
+                    key in ("-tags", "-buildmode", "-ldflags") and val and settings.get(key) != val
+                ):
                     missing.append(f"{key}={val}")
             if missing:
                 return f"the binary {b.path} it built has no {', '.join(missing)} in its build info"

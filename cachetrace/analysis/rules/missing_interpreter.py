@@ -63,9 +63,7 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
                 )
             if producer is not None:
                 evidence.append(
-                    Evidence(
-                        EvidenceKind.OUTPUT, f"written by {step_where(producer)}", platform
-                    )
+                    Evidence(EvidenceKind.OUTPUT, f"written by {step_where(producer)}", platform)
                 )
             yield make_finding(
                 ID,

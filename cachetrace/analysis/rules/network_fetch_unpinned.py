@@ -40,9 +40,7 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
                 versions = module_versions(b)
                 if versions:
                     evidence.append(
-                        Evidence(
-                            EvidenceKind.BINARY, f"{b.path} built with {versions}", m.platform
-                        )
+                        Evidence(EvidenceKind.BINARY, f"{b.path} built with {versions}", m.platform)
                     )
             if not pv.binaries_of(m.step.id):
                 for e in written_files(pv, m.step.id, 3):
@@ -80,10 +78,12 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
                 "Pin what is fetched: commit go.mod and go.sum and copy both before `go mod "
                 "download` (no `-mod=mod`, keep GOSUMDB on), use exact versions instead of "
                 "@latest, and check downloads against a checksum in the Dockerfile "
-                "(`echo \"<sha256>  file\" | sha256sum -c -`). To pick up new versions on "
+                '(`echo "<sha256>  file" | sha256sum -c -`). To pick up new versions on '
                 "purpose, change the pin (and with it the key)."
             ),
-            key="|".join(sorted(e.text.split("`")[1] if "`" in e.text else e.text for e in reasons)),
+            key="|".join(
+                sorted(e.text.split("`")[1] if "`" in e.text else e.text for e in reasons)
+            ),
         )
 
 

@@ -93,9 +93,9 @@ def _finding(
         pv = ctx.platforms[m.platform]
         bins = pv.binaries_of(m.step.id)
         shas = {
-            e.sha256: e.path for e in pv.entries_of(m.step.id) if e.sha256 and any(
-                b.path == e.path for b in bins
-            )
+            e.sha256: e.path
+            for e in pv.entries_of(m.step.id)
+            if e.sha256 and any(b.path == e.path for b in bins)
         }
         for b in bins:
             if m is members[0]:
@@ -105,15 +105,15 @@ def _finding(
         for path, origin in sorted(pv.final_files.items()):
             if origin.entry.sha256 in shas:
                 outputs.setdefault(origin.entry.sha256 or "", []).append(f"{m.platform} {path}")
-                b = origin.binary
+                out_bin = origin.binary
                 arch = _target_arch(m.platform)
-                if b is not None and arch and b.arch != arch:
+                if out_bin is not None and arch and out_bin.arch != arch:
                     severity = Severity.ERROR
                     evidence.append(
                         Evidence(
                             EvidenceKind.OUTPUT,
                             f"the {m.platform} output {path} is this step's "
-                            f"{arch_name(b.arch)} binary (sha256 {origin.entry.sha256}), "
+                            f"{arch_name(out_bin.arch)} binary (sha256 {origin.entry.sha256}), "
                             f"not {arch_name(arch)}",
                             m.platform,
                         )
@@ -126,9 +126,11 @@ def _finding(
                     f"byte-identical outputs (sha256 {sha}): {'; '.join(where)}",
                 )
             )
-    if severity is Severity.WARNING and any(
-        ctx.platforms[m.platform].binaries_of(m.step.id) for m in members
-    ) and not outputs:
+    if (
+        severity is Severity.WARNING
+        and any(ctx.platforms[m.platform].binaries_of(m.step.id) for m in members)
+        and not outputs
+    ):
         severity = Severity.INFO  # it builds a build-platform tool that no output ships
     return make_finding(
         ID,

@@ -25,9 +25,7 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
         proxies = exec_op.meta.proxy_env.as_dict()
         if not proxies:
             continue
-        request_args = sorted(
-            k for k in first.provenance.request.build_args if is_proxy_arg(k)
-        )
+        request_args = sorted(k for k in first.provenance.request.build_args if is_proxy_arg(k))
         fetching = [c.text for c in parse(first.command()) if fetches(c)]
         networked = has_network(exec_op)
         severity = Severity.WARNING if networked and fetching else Severity.INFO

@@ -31,9 +31,13 @@ def classify(script: str, refs: tuple[str, ...]) -> tuple[str, list[str]]:
         return "unused", []
     for c in using:
         pipeline = [p for p in commands if p.pipeline == c.pipeline]
-        targets = [t for p in pipeline for t in p.redirects if t not in ("/dev/null", "/dev/stderr")]
+        targets = [
+            t for p in pipeline for t in p.redirects if t not in ("/dev/null", "/dev/stderr")
+        ]
         if targets or c.name in _COPIERS:
-            texts = [p.text + (" > " + " ".join(p.redirects) if p.redirects else "") for p in pipeline]
+            texts = [
+                p.text + (" > " + " ".join(p.redirects) if p.redirects else "") for p in pipeline
+            ]
             return "written", texts
     if all(fetches(c) for c in using):
         return "auth", [c.text for c in using]
@@ -72,13 +76,17 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
                 severity = Severity.INFO
                 message = f"secret {sid} is outside the key: changing it never re-runs this step"
             evidence = [
-                Evidence(EvidenceKind.OP_FIELD, f"secret {sid} {how} (its value is never in the key)")
+                Evidence(
+                    EvidenceKind.OP_FIELD, f"secret {sid} {how} (its value is never in the key)"
+                )
             ]
             for t in texts[:4]:
                 evidence.append(Evidence(EvidenceKind.COMMAND, f"`{shown(t, 160)}`"))
             if use == "auth" and verified:
                 evidence.append(
-                    Evidence(EvidenceKind.COMMAND, "the step checks what it fetched with a checksum")
+                    Evidence(
+                        EvidenceKind.COMMAND, "the step checks what it fetched with a checksum"
+                    )
                 )
             pv = ctx.platforms[first.platform]
             for e in written_files(pv, first.step.id, 4):

@@ -57,7 +57,7 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
             continue
         for path, found in sorted(pv.final_files.items()):
             b = found.binary
-            if b is None or not is_program(b) or b.truncated and not b.arch:
+            if b is None or not is_program(b) or (b.truncated and not b.arch):
                 continue
             why = mismatch(b, target)
             if not why:
@@ -118,8 +118,11 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
                                 Evidence(
                                     EvidenceKind.ENV,
                                     "its env names "
-                                    + (", ".join(named) if named else "no target (no TARGETOS, "
-                                       "TARGETARCH, GOOS or GOARCH)")
+                                    + (
+                                        ", ".join(named)
+                                        if named
+                                        else "no target (no TARGETOS, TARGETARCH, GOOS or GOARCH)"
+                                    )
                                     + f"; command `{shown(made.command(), 160)}`",
                                     platform,
                                 )
