@@ -46,7 +46,7 @@ def test_zip_is_reproducible_and_prefixed() -> None:
 
 
 def test_module_version_validation() -> None:
-    with pytest.raises(ValueError, match="go.mod"):
+    with pytest.raises(ValueError, match=r"go\.mod"):
         ModuleVersion("example.com/x", "v1.0.0", {"x.go": "package x\n"})
     with pytest.raises(ValueError, match="start with 'v'"):
         ModuleVersion("example.com/x", "1.0.0", {"go.mod": "module example.com/x\n"})

@@ -85,7 +85,7 @@ def test_argv_fills_placeholders_and_writes_secrets(tmp_path: Path) -> None:
     argv = s.argv(s.runs[0], out_dir=tmp_path / "out", secret_dir=tmp_path, proxy_url="http://x")
     assert argv[:3] == ["docker", "buildx", "build"]
     assert "BASE_URL=http://x" in argv
-    assert ["--allow", "network.host"] == argv[argv.index("--allow") : argv.index("--allow") + 2]
+    assert argv[argv.index("--allow") : argv.index("--allow") + 2] == ["--allow", "network.host"]
     src = argv[argv.index("--secret") + 1].split("src=")[1]
     assert Path(src).read_text().startswith("ghp_")
     assert "ghp_" not in " ".join(argv)  # secret values never on the command line
