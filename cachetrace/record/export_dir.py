@@ -38,7 +38,12 @@ def locked_export_dir(root: Path) -> Iterator[Path | None]:
         except OSError:
             yield None
             return
-        yield root / "export"
+        export = root / "export"
+        # The blobs stay (that is the point); the index goes, so an export this build did not
+        # write (a failed or interrupted build) is never read as if it were its own.
+        with contextlib.suppress(FileNotFoundError):
+            (export / "index.json").unlink()
+        yield export
     finally:
         os.close(fd)
 
