@@ -413,12 +413,19 @@ def _go_path_join_root(selector: str) -> str:
     return "/" + "/".join(parts)
 
 
-def exec_input_deps(op: Mapping[str, Any], num_inputs: int | None = None) -> tuple[InputDep, ...]:
+def exec_input_deps(
+    op: Mapping[str, Any],
+    num_inputs: int | None = None,
+    *,
+    skip_session_mounts: bool = True,
+) -> tuple[InputDep, ...]:
     """Per-input selectors and content-based flags, as ``ExecOp.CacheMap`` computes them.
 
     ``num_inputs`` is the number of op inputs (the provenance step's ``inputs``); by default
-    one more than the highest input a mount uses. Secret, ssh and tmpfs mounts and mounts
-    without an input do not count.
+    one more than the highest input a mount uses. Mounts without an input do not count, nor
+    (BuildKit v0.15+) secret, ssh and tmpfs mounts: pass ``skip_session_mounts=False`` for
+    older BuildKit, whose Dockerfile frontend gave them input 0 and which counted them
+    (seen on v0.13.2: a secret mount makes the root input's selector ``sha256("/\\0/")``).
     """
     mounts = exec_of(op).get("mounts") or []
     used = [m.get("input", 0) for m in mounts if m.get("input", 0) >= 0]
@@ -426,7 +433,8 @@ def exec_input_deps(op: Mapping[str, Any], num_inputs: int | None = None) -> tup
     paths: list[list[str]] = [[] for _ in range(count)]
     content: list[bool] = [False] * count
     for mount in mounts:
-        if mount.get("mountType", MOUNT_BIND) in (MOUNT_SECRET, MOUNT_SSH, MOUNT_TMPFS):
+        session = mount.get("mountType", MOUNT_BIND) in (MOUNT_SECRET, MOUNT_SSH, MOUNT_TMPFS)
+        if session and skip_session_mounts:
             continue
         index = mount.get("input", 0)
         if index == -1:

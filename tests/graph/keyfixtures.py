@@ -10,7 +10,8 @@ from typing import Any
 
 from cachetrace.graph.exec_key import exec_cache_digest, record_digest
 
-KEYS = Path(__file__).parent / "data" / "keys"
+KEYS = Path(__file__).parent / "data" / "keys"  # Docker 28.5.2, BuildKit v0.25.2
+KEYS_V013 = Path(__file__).parent / "data" / "keys-buildkit-v0.13"  # Docker 26.1.5
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ def exec_steps(provenance: Mapping[str, Any]) -> list[ExecStep]:
     return [
         ExecStep(step["id"], step["op"])
         for step in build_config["llbDefinition"]
-        if "exec" in step["op"].get("Op", {})
+        if "exec" in (step["op"].get("Op") or {})
     ]
 
 
@@ -57,10 +58,12 @@ def match(provenance: Mapping[str, Any], config: Mapping[str, Any]) -> MatchRepo
 
 def fixtures() -> Iterator[tuple[str, Path, Path]]:
     """(id, provenance file, cache config file) for every recorded scenario and platform."""
-    for scenario in sorted(p for p in KEYS.iterdir() if p.is_dir()):
-        for provenance in sorted(scenario.glob("provenance-*.json")):
-            platform = provenance.stem.removeprefix("provenance-")
-            yield f"{scenario.name}/{platform}", provenance, scenario / "cacheconfig.json"
+    for root, version in ((KEYS, "v0.25"), (KEYS_V013, "v0.13")):
+        for scenario in sorted(p for p in root.iterdir() if p.is_dir()):
+            for provenance in sorted(scenario.glob("provenance-*.json")):
+                platform = provenance.stem.removeprefix("provenance-")
+                name = f"{version}/{scenario.name}/{platform}"
+                yield name, provenance, scenario / "cacheconfig.json"
 
 
 def load(path: Path) -> Any:

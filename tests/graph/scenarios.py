@@ -6,9 +6,14 @@ context and a ``flags`` file (one ``docker buildx build`` option and its value p
 with ``--cache-to type=local,mode=max`` and returns the provenance of every platform and the
 cache export's index, manifest and config, byte for byte.
 
-``python -m tests.graph.scenarios OUTDIR`` (what ``scripts/record_key_fixtures.sh`` runs)
-writes them as fixtures: ``OUTDIR/<scenario>/provenance-<os>-<arch>.json``, ``index.json``,
-``manifest.json``, ``cacheconfig.json``, and ``OUTDIR/versions.txt``.
+``python -m tests.graph.scenarios OUTDIR [SCENARIO...]`` (what
+``scripts/record_key_fixtures.sh`` runs) writes them as fixtures:
+``OUTDIR/<scenario>/provenance-<os>-<arch>.json``, ``index.json``, ``manifest.json``,
+``cacheconfig.json``, and ``OUTDIR/versions.txt``.
+
+The provenance comes from the build's history record (``docker buildx history``); buildx
+releases without that command (0.13) get it from the ``provenance.json`` that
+``--provenance=mode=max`` writes into the local output (the same predicate).
 """
 
 from __future__ import annotations
@@ -25,8 +30,13 @@ from tests.engine import Engine, start_engine
 HERE = Path(__file__).resolve().parent
 SCENARIOS_DIR = HERE / "data" / "scenarios"
 KEYS_DIR = HERE / "data" / "keys"
-SCENARIOS = ("features", "multi", "gobuild", "variant")
+SCENARIOS = ("features", "secretenv", "multi", "gobuild", "variant")
+# Scenarios the Dockerfile frontend of BuildKit v0.13 (Docker 26.1) can build.
+OLD_ENGINE_SCENARIOS = ("features", "multi", "gobuild", "variant")
+# BuildKit vendored by each Docker Engine we record on (moby's vendor.mod at that tag).
+VENDORED_BUILDKIT = {"28.5.2": "v0.25.2", "26.1.5": "v0.13.2"}
 SECRET_VALUE = "fixture-token-value"
+CACHE_CONFIG = "application/vnd.buildkit.cacheconfig.v0"
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ def run_scenario(engine: Engine, name: str, work: Path) -> Recorded:
         str(meta),
         "--cache-to",
         f"type=local,dest={cache},mode=max",
+        "--provenance=mode=max",
         *flags,
         str(SCENARIOS_DIR / name),
     )
@@ -83,13 +94,24 @@ def run_scenario(engine: Engine, name: str, work: Path) -> Recorded:
     for platform in platforms:
         extra = ["--platform", platform] if len(platforms) > 1 else []
         out = engine.docker(
-            "buildx", "history", "inspect", "attachment", ref, "--type", "provenance", *extra
-        )
-        provenance[platform] = out.stdout
+            "buildx", "history", "inspect", "attachment", ref, "--type", "provenance", *extra,
+            check=False,
+        )  # fmt: skip
+        if out.returncode == 0:
+            provenance[platform] = out.stdout
+            continue
+        # buildx without `history`: the local output's provenance.json (an in-toto statement).
+        sub = platform.replace("/", "_") if len(platforms) > 1 else ""
+        statement = json.loads((work / "out" / sub / "provenance.json").read_bytes())
+        provenance[platform] = json.dumps(statement["predicate"], indent=2).encode() + b"\n"
     index = (cache / "index.json").read_bytes()
     manifest_digest = json.loads(index)["manifests"][0]["digest"]
     manifest = _blob(cache, manifest_digest)
-    config = _blob(cache, json.loads(manifest)["config"]["digest"])
+    top = json.loads(manifest)
+    # An image manifest names the config; older exports list it in an index instead.
+    candidates = [top["config"]] if "config" in top else top.get("manifests", [])
+    config_desc = next(d for d in candidates if d["mediaType"].startswith(CACHE_CONFIG))
+    config = _blob(cache, config_desc["digest"])
     return Recorded(name, provenance, index, manifest, config, cache)
 
 
@@ -107,18 +129,21 @@ def write_fixture(recorded: Recorded, out: Path) -> None:
 
 def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else KEYS_DIR
+    names = argv[1:] or list(SCENARIOS)
     engine = start_engine()
     work_root = Path(engine.run(["mktemp", "-d"]).stdout.decode().strip())
     try:
-        for name in SCENARIOS:
+        for name in names:
             print(f"record: {name}", file=sys.stderr)
             write_fixture(run_scenario(engine, name, work_root / name), out)
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
     server = engine.docker("version", "--format", "{{.Server.Version}}").stdout.decode().strip()
     buildx = engine.docker("buildx", "version").stdout.decode().strip()
+    release = server.split("+", 1)[0]
+    buildkit = VENDORED_BUILDKIT.get(release, "unknown")
     (out / "versions.txt").write_text(
-        f"docker: {server}\nbuildx: {buildx}\nbuildkit: v0.25.2 (moby v28.5.2 vendor.mod)\n",
+        f"docker: {server}\nbuildx: {buildx}\nbuildkit: {buildkit} (moby v{release} vendor.mod)\n",
         encoding="utf-8",
     )
     return 0

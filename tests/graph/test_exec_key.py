@@ -30,7 +30,14 @@ FIXTURES = list(fixtures())
 
 def test_fixtures_are_there() -> None:
     names = {name for name, _, _ in FIXTURES}
-    assert {"features/linux-amd64", "multi/linux-arm64", "gobuild/linux-amd64"} <= names
+    assert {
+        "v0.25/features/linux-amd64",
+        "v0.25/secretenv/linux-amd64",
+        "v0.25/multi/linux-arm64",
+        "v0.25/gobuild/linux-amd64",
+        "v0.13/features/linux-amd64",
+        "v0.13/multi/linux-arm64",
+    } <= names
 
 
 @pytest.mark.parametrize(("name", "provenance", "config"), FIXTURES, ids=[f[0] for f in FIXTURES])
@@ -221,23 +228,25 @@ def test_input_selectors_and_content_keys_match_the_record_links() -> None:
     paths joined by NUL) plus an empty-selector content key when the input is content-based;
     inputs from local sources (never exported) keep only the content key."""
     checked = 0
-    for _, provenance_path, config_path in FIXTURES:
+    for name, provenance_path, config_path in FIXTURES:
         provenance, config = load(provenance_path), load(config_path)
+        modern = name.startswith("v0.25/")  # v0.13 still counted secret/ssh/tmpfs mounts
         records = {r["digest"]: r for r in config["records"]}
         steps = {s["id"]: s for s in provenance["buildConfig"]["llbDefinition"]}
         for step in exec_steps(provenance):
             record = records[record_digest(exec_cache_digest(step.op), 0)]
             inputs = steps[step.id].get("inputs", [])
-            for i, dep in enumerate(exec_input_deps(step.op, len(inputs))):
+            deps = exec_input_deps(step.op, len(inputs), skip_session_mounts=modern)
+            for i, dep in enumerate(deps):
                 got = {link.get("selector", "") for link in record["inputs"][i]}
                 want = {dep.selector} | ({""} if dep.content_based else set())
-                source = steps[inputs[i].split(":")[0]]["op"].get("Op", {}).get("source", {})
+                source = (steps[inputs[i].split(":")[0]]["op"].get("Op") or {}).get("source", {})
                 if source.get("identifier", "").startswith("local://"):
                     assert got == {""} and dep.content_based, step.id
                 else:
                     assert got == want, step.id
                 checked += 1
-    assert checked > 20
+    assert checked > 40
 
 
 def test_input_deps_rules() -> None:
@@ -260,3 +269,8 @@ def test_input_deps_rules() -> None:
     assert len(exec_input_deps(op, 4)) == 4
     with pytest.raises(GraphError, match="uses input 2 of 2"):
         exec_input_deps(op, 2)
+    secret_on_root = _exec([{"input": 0, "dest": "/", "output": 0}, {"dest": "/s", "mountType": 1}])
+    assert exec_input_deps(secret_on_root)[0].paths == ("/",)
+    old = exec_input_deps(secret_on_root, skip_session_mounts=False)[0]
+    assert old.paths == ("/", "/") and old.content_based
+    assert old.selector == "sha256:" + hashlib.sha256(b"/\0/").hexdigest()

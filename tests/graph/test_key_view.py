@@ -70,7 +70,7 @@ def test_secrets_ssh_tmpfs_and_selectors_are_outside() -> None:
     assert secret.outside_of(OutsideKind.SECRET_MOUNT) == (
         OutsideInput(OutsideKind.SECRET_MOUNT, "tok", "/run/secrets/tok"),
     )
-    secret_env = view("features", "TOK")
+    secret_env = view("secretenv", "TOK")
     assert values(secret_env)["secretenv[TOK].ID"] == "tok"
     assert secret_env.outside_of(OutsideKind.SECRET_ENV) == (
         OutsideInput(OutsideKind.SECRET_ENV, "tok", "TOK"),
