@@ -216,7 +216,9 @@ def _outside(exec_op: Mapping[str, Any]) -> Iterator[OutsideInput]:
             yield OutsideInput(OutsideKind.TMPFS_MOUNT, target=dest)
     for secret in exec_op.get("secretenv") or ():
         yield OutsideInput(
-            OutsideKind.SECRET_ENV, name=str(secret.get("ID", "")), target=str(secret.get("name"))
+            OutsideKind.SECRET_ENV,
+            name=str(secret.get("ID", "")),
+            target=str(secret.get("name", "")),
         )
 
 
