@@ -78,7 +78,7 @@ def inspect_binary(data: bytes, path: str = "", *, size: int | None = None) -> B
             bits=p.bits,
             big_endian=False,
             machine=p.machine,
-            os=goos or "windows",
+            os=goos or ("uefi" if p.subsystem.startswith("efi") else "windows"),
             size=total,
             subsystem=p.subsystem,
             go=go,
