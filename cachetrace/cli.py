@@ -22,7 +22,7 @@ from cachetrace import __version__
 from cachetrace.errors import CachetraceError
 
 # Registered subcommands, in the order --help lists them.
-COMMANDS: tuple[str, ...] = ("record", "analyze", "show", "doctor", "history", "inspect-binary", "inspect-layer")
+COMMANDS: tuple[str, ...] = ("record", "analyze", "show", "doctor", "history", "inspect-binary", "inspect-layer", "graph")
 
 
 class CommandModule(Protocol):

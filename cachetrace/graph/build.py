@@ -13,6 +13,7 @@ The build is linear: every lookup goes through a dict keyed by digest, step id o
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -124,7 +125,9 @@ def _stage_at(stages: list[tuple[int, str]], line: int) -> str | None:
     return found
 
 
-def _location(step: Step, sources: tuple[SourceFile, ...]) -> DockerfileLocation | None:
+def _location(
+    step: Step, sources: tuple[SourceFile, ...], lines: list[list[str]]
+) -> DockerfileLocation | None:
     """The step's earliest instruction: its first line and the lines contiguous with it (a
     RUN with continuation lines comes as one range per line; a base image two stages share
     names both FROM lines, in separate locations)."""
@@ -140,9 +143,8 @@ def _location(step: Step, sources: tuple[SourceFile, ...]) -> DockerfileLocation
     for other_src, other_start, other_end in spans[1:]:
         if other_src == src and other_start <= end + 1:
             end = max(end, other_end)
-    source = sources[src]
-    text = "\n".join(source.line(n) for n in range(start, end + 1))
-    return DockerfileLocation(source.filename, start, text, end)
+    text = "\n".join(lines[src][start - 1 : end])
+    return DockerfileLocation(sources[src].filename, start, text, end)
 
 
 # --- building ---------------------------------------------------------------------------
@@ -172,15 +174,21 @@ def _platform_spec(p: Platform | None) -> str:
     return p.spec if p is not None else ""
 
 
-def _outputs_of(step: Step, provenance: Provenance) -> list[int]:
+def _layer_outputs(provenance: Provenance) -> dict[str, set[int]]:
+    """Step id -> the outputs ``Provenance.layers`` names (``"step3:0"``), in one pass."""
+    outs: dict[str, set[int]] = {}
+    for key in provenance.layers:
+        step_id, sep, out = key.partition(":")
+        if sep and out.isdigit():
+            outs.setdefault(step_id, set()).add(int(out))
+    return outs
+
+
+def _outputs_of(step: Step, named: dict[str, set[int]]) -> list[int]:
     outs = {0} if step.op.kind is not OpKind.NONE else set()
     if step.op.exec is not None:
         outs = {m.output for m in step.op.exec.mounts if m.output >= 0} or {0}
-    prefix = f"{step.id}:"
-    for key in provenance.layers:
-        if key.startswith(prefix) and key[len(prefix) :].isdigit():
-            outs.add(int(key[len(prefix) :]))
-    return sorted(outs)
+    return sorted(outs | named.get(step.id, set()))
 
 
 def _exec_keys(step: Step, default: Platform | None) -> tuple[dict[int, str], str]:
@@ -201,7 +209,16 @@ def build_graph(capture: Capture, build: int | str = 0) -> BuildGraph:
     if not b.provenance:
         reasons = "; ".join(m.reason for m in b.missing if m.part == "provenance")
         raise GraphError(f"build {b.ref} has no provenance: {reasons or 'not recorded'}")
-    return _Builder(b).run()
+    # The build allocates many small containers and frees none: with the cyclic collector on,
+    # each generation-2 pass walks the whole loaded capture, which makes a large build
+    # superlinear (2x per step at 10k steps). Nothing built here forms a garbage cycle.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _Builder(b).run()
+    finally:
+        if paused:
+            gc.enable()
 
 
 class _Builder:
@@ -232,6 +249,7 @@ class _Builder:
     def _add_steps(self, platform: str, p: Provenance) -> None:
         g = self.g
         stages = [dockerfile_stages(s.text) for s in p.sources]
+        lines = [s.text.splitlines() for s in p.sources]
         default: Platform | None = None
         if p.request.builder_platform:
             try:
@@ -239,10 +257,11 @@ class _Builder:
             except ValueError:
                 default = None
         ids: dict[str, str] = {}
+        named_outputs = _layer_outputs(p)
         for step in p.steps:
             node = step_node_id(platform, step.id)
             ids[step.id] = node
-            location = _location(step, p.sources)
+            location = _location(step, p.sources, lines)
             stage = None
             if location is not None:
                 src = next(
@@ -250,7 +269,7 @@ class _Builder:
                 )
                 stage = _stage_at(stages[src], location.line) if src < len(stages) else None
             chains: dict[int, tuple[str, ...]] = {}
-            for out in _outputs_of(step, p):
+            for out in _outputs_of(step, named_outputs):
                 found = p.layers.get(f"{step.id}:{out}", ())
                 if found:
                     chain = found[0]
@@ -676,15 +695,18 @@ class BuildGraph:
         if re.fullmatch(r"step\d+", spec):
             return [s for s in self.steps() if s.id == spec]
         m = re.fullmatch(r"(?:(?P<file>.+):)?(?P<line>\d+)", spec)
-        if m is not None:
+        if m is not None and m.group("file") != "sha256":
             line = int(m.group("line"))
-            return [
+            at_line = [
                 s
                 for s in self.steps()
                 if s.location is not None
                 and s.location.line <= line <= s.location.end_line
                 and (m.group("file") is None or s.location.filename == m.group("file"))
             ]
+            if at_line or m.group("file") is not None:
+                return at_line
+            # a bare number that is no step's line: maybe an all-decimal digest prefix
         hexpart = spec.removeprefix("sha256:").lower()
         if len(hexpart) >= 4 and re.fullmatch(r"[0-9a-f]+", hexpart):
             return [
