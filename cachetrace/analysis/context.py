@@ -9,6 +9,7 @@ functions over the model; the rules never walk provenance themselves.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -166,9 +167,49 @@ class PlatformView:
             for e in self.export.scan.entries:
                 if e.type is FileType.FILE:
                     out[e.path] = FileOrigin(
-                        e, bins.get(e.path), None, f"export:{self.export.dest}"
+                        e, bins.get(e.path), self.attribute(e), f"export:{self.export.dest}"
                     )
         return out
+
+    def result_step(self) -> str | None:
+        steps = self.provenance.steps
+        if steps and steps[-1].op.kind is OpKind.NONE and steps[-1].inputs:
+            return steps[-1].inputs[0].step
+        return None
+
+    def attribute(self, entry: FileEntry) -> StepView | None:
+        """The step of the result's stage that put ``entry`` (a file of the result) there,
+        read from the ops when the layers do not say: a copy/mkfile whose destination is the
+        path, an exec whose own layer holds it, or the stage's base image."""
+        step_id = self.result_step()
+        seen: set[str] = set()
+        while step_id is not None and step_id not in seen:
+            seen.add(step_id)
+            view = self.steps.get(step_id)
+            if view is None:
+                return None
+            op = view.step.op
+            if op.kind is OpKind.SOURCE:
+                return view
+            if op.kind is OpKind.EXEC:
+                if any(e.path == entry.path for e in self.entries_of(step_id)):
+                    return view
+                base = view.input_step(0)
+            elif op.file is not None:
+                base = None
+                for action in op.file.actions:
+                    dest = action.dest
+                    name = posixpath.basename(action.src.rstrip("/"))
+                    if dest == entry.path or (
+                        dest.endswith("/") and entry.path == posixpath.join(dest, name)
+                    ):
+                        return view
+                    if action.output == 0 and action.input >= 0:
+                        base = view.input_step(action.input)
+            else:
+                return None
+            step_id = base
+        return None
 
     @cached_property
     def final_filesystem(self) -> FinalFilesystem | None:

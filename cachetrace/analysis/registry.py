@@ -98,7 +98,7 @@ def run_rules(
     for index, ctx in enumerate(contexts):
         for rule in selected:
             for found in rule.check(ctx):
-                if len(contexts) > 1:  # a bake: the same line may be in several targets
-                    found = replace(found, id=f"{found.id}-b{index}")
-                findings.setdefault(found.id, found)
+                # a bake: the same Dockerfile line may be in several targets
+                f = replace(found, id=f"{found.id}-b{index}") if len(contexts) > 1 else found
+                findings.setdefault(f.id, f)
     return tuple(sorted(findings.values(), key=_sort_key))
