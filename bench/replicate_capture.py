@@ -124,8 +124,8 @@ def replicate(build: Build, copies: int) -> Build:
                 if new.digest:
                     mapping[key][new.digest] = new.id
             for ref, chains in p.layers.items():
-                step_id, _, out = ref.partition(":")
-                layers[key][f"{sid(step_id)}:{out}"] = tuple(
+                step_id, _, output = ref.partition(":")
+                layers[key][f"{sid(step_id)}:{output}"] = tuple(
                     tuple(dataclasses.replace(d, digest=blob(d.digest)) for d in chain)
                     for chain in chains
                 )

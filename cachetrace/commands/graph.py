@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cachetrace.graph.build import BuildGraph
 
 HELP = "export a capture's joined graph (steps, cache records, layers) as DOT, Mermaid or JSON"
 
@@ -26,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "vertex digest prefix (repeatable)",
     )
     parser.add_argument(
+        "--stats",
+        action="store_true",
+        help="print how the steps were joined to cache records (per method, unmatched) instead",
+    )
+    parser.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write here (default: stdout)"
     )
 
@@ -39,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
     capture = load_capture(args.capture)
     build: int | str = int(args.build) if str(args.build).isdigit() else args.build
     bg = build_graph(capture, build)
+    if args.stats:
+        sys.stdout.write(_stats_text(bg))
+        return 0
     part = None
     if args.step:
         chosen = []
@@ -62,3 +74,21 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print(f"cachetrace graph: {bg.stats().summary()} -> {args.output}", file=sys.stderr)
     return 0
+
+
+def _stats_text(bg: BuildGraph) -> str:
+    lines = [f"build {bg.build.ref}: {bg.stats().summary()}"]
+    for step in bg.steps():
+        joins = bg.joins_of(step)
+        if joins:
+            how = ", ".join(
+                f"record {record.index} {join.method.value} {join.confidence:g}"
+                for record, join in joins
+            )
+            where = f" ({step.location})" if step.location else ""
+            lines.append(f"  {step.label}{where} {step.kind.value}: {how}")
+    for step, why in bg.unmatched_steps():
+        lines.append(f"  unmatched step {step.label} {step.kind.value}: {why}")
+    for record in bg.unmatched_records():
+        lines.append(f"  unmatched record {record.index} {record.digest}")
+    return "\n".join(lines) + "\n"
