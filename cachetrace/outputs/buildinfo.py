@@ -130,7 +130,9 @@ def _pointer_string(
     addr = int.from_bytes(data[at : at + ptr_size], order)
     header = read_mapped(data, segments, addr, 2 * ptr_size)
     if header is None:
-        raise BinaryFormatError(f"Go build info string header at 0x{addr:x} is not in the file")
+        # As Go's reader does: an unreadable header is an empty string. GOPATH-mode binaries
+        # keep an empty runtime.modinfo in .bss, past the segment's bytes in the file.
+        return b""
     ptr = int.from_bytes(header[:ptr_size], order)
     length = int.from_bytes(header[ptr_size:], order)
     if length == 0:

@@ -101,6 +101,8 @@ def test_legacy_pointer_format_both_byte_orders() -> None:
         assert [(d.path, d.version, d.sum) for d in go.deps] == [("ex.com/d", "v0.1.0", "h1:y=")]
     gopath = parse_buildinfo(legacy_elf("go1.12", ""))
     assert gopath is not None and gopath.path == "" and gopath.settings == {}
+    in_bss = parse_buildinfo(legacy_elf("go1.14", "", bss=True))
+    assert in_bss is not None and in_bss.go_version == "go1.14" and in_bss.main is None
 
 
 def test_modinfo_quoting_and_replacements() -> None:

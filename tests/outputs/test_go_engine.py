@@ -47,6 +47,7 @@ LEGACY = {
         bits=32,
     ),
     "legacy-gopath": dict(version="go1.12", modinfo=""),
+    "legacy-bss": dict(version="go1.14.1", modinfo="", bss=True),
 }
 FILE_ARCH = {"amd64": "x86-64", "arm64": "ARM aarch64", "386": "Intel 80386"}
 
