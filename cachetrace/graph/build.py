@@ -191,10 +191,27 @@ def _outputs_of(step: Step, named: dict[str, set[int]]) -> list[int]:
     return sorted(outs | named.get(step.id, set()))
 
 
+# What ``cachetrace.capture_io.redact`` writes in place of a secret-looking value (not imported:
+# the graph stays free of the capture writer). An op holding it is not the op BuildKit hashed.
+REDACTED = "<redacted>"
+
+
+def _holds(value: object, marker: str) -> bool:
+    if isinstance(value, str):
+        return marker in value
+    if isinstance(value, dict):
+        return any(_holds(v, marker) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds(v, marker) for v in value)
+    return False
+
+
 def _exec_keys(step: Step, default: Platform | None) -> tuple[dict[int, str], str]:
     exec_op = step.op.exec
     if exec_op is None:
         return {}, ""
+    if _holds(step.op.raw, REDACTED):
+        return {}, "the capture redacted part of this op: its key cannot be recomputed"
     outputs = sorted({m.output for m in exec_op.mounts if m.output >= 0}) or [0]
     try:
         digest = exec_cache_digest(step.op.raw, default_platform=default)
@@ -648,8 +665,7 @@ class BuildGraph:
             if data.digest:
                 groups.setdefault(data.digest, []).append(node)
             for j in self.join.joins.get(node, ()):
-                if j.method is JoinMethod.EXACT_KEY:
-                    groups.setdefault(f"record/{j.record}", []).append(node)
+                groups.setdefault(f"record/{j.record}", []).append(node)
         out: list[SharedKey] = []
         seen: set[tuple[str, ...]] = set()
         shared_nodes = {
@@ -662,8 +678,16 @@ class BuildGraph:
             seen.add(tuple(nodes))
             reaches = tuple(p for p in platforms if self._reaches_result(nodes, p, shared_nodes))
             kind = self.step(nodes[0]).kind
-            out.append(SharedKey(key, tuple(nodes), platforms, kind, reaches))
+            via = "vertex" if not key.startswith("record/") else self._method_to(nodes, key)
+            out.append(SharedKey(key, tuple(nodes), platforms, kind, reaches, via))
         return out
+
+    def _method_to(self, nodes: list[str], key: str) -> str:
+        """The weakest join method by which ``nodes`` reached record ``key``."""
+        index = int(key.removeprefix("record/"))
+        methods = {j.method for n in nodes for j in self.join.joins.get(n, ()) if j.record == index}
+        order = (JoinMethod.STRUCTURE, JoinMethod.LAYER_BLOB, JoinMethod.EXACT_KEY)
+        return next(m.value for m in order if m in methods)
 
     def _platforms_of(self, nodes: Iterable[str]) -> tuple[str, ...]:
         return tuple(sorted({self.step(n).platform for n in nodes}))

@@ -267,16 +267,16 @@ def join_records(steps: Sequence[JoinStep], cache: CacheExport) -> JoinResult:
             found = here if found is None else found & here
         if found:
             free = sorted(found - taken)
+            note = "the only record linking its inputs' records"
+            if len(found) == 1 and not free:
+                # one key for this step and another (same op over equal content: another
+                # platform's COPY of identical files gets the same content-based key)
+                free = sorted(found)
+                note += ", shared with another step"
             if len(free) == 1:
                 add(
                     step.node,
-                    Join(
-                        free[0],
-                        JoinMethod.STRUCTURE,
-                        CONFIDENCE[JoinMethod.STRUCTURE],
-                        0,
-                        "the only record linking its inputs' records",
-                    ),
+                    Join(free[0], JoinMethod.STRUCTURE, CONFIDENCE[JoinMethod.STRUCTURE], 0, note),
                 )
 
     # content keys: roots without results that only joined records link, with no selector

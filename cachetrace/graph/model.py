@@ -191,3 +191,4 @@ class SharedKey:
     platforms: tuple[str, ...]
     op_kind: OpKind
     reaches_results: tuple[str, ...]
+    via: str = "vertex"  # "vertex", or the weakest JoinMethod value that tied them to the record

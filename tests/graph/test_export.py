@@ -116,3 +116,21 @@ def test_graph_command_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["graph", capture, "--build", "4"]) == 2
     assert "no build 4" in capsys.readouterr().err
     assert main(["graph", "/nonexistent.json"]) == 2
+
+
+def test_graph_stats(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", str(CAPTURES / "graph-busybox.json"), "--stats"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "2/2 exec steps joined by exact key" in out[0]
+    assert any(line.startswith("  step4 (Dockerfile:6) exec: record ") for line in out)
+    assert any("exact-key 1" in line for line in out)
+
+
+FAILED_BUILD = CAPTURES / "failed-build.json"
+
+
+@pytest.mark.skipif(not FAILED_BUILD.exists(), reason="no failed-build capture recorded")
+def test_graph_of_a_failed_build_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", str(FAILED_BUILD)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "has no provenance" in err and len(err.splitlines()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from functools import cache
 from pathlib import Path
 
@@ -169,3 +170,47 @@ def test_two_records_with_one_chain_share_the_confidence() -> None:
     steps = [JoinStep("s", OpKind.FILE, "", (), layer_chains={0: ("sha256:aa",)})]
     result = join_records(steps, CacheExport("m", "c", layers, records))
     assert [(j.record, j.confidence) for j in result.joins["s"]] == [(0, 0.45), (1, 0.45)]
+
+
+def test_a_redacted_op_is_not_keyed_and_joins_by_its_layers() -> None:
+    from cachetrace.capture_io.redact import REDACTED as WRITTEN
+    from cachetrace.graph.build import REDACTED
+
+    assert REDACTED == WRITTEN
+    c = capture("busybox")
+    (p,) = c.builds[0].provenance.values()
+    steps = []
+    for step in p.steps:
+        changed = step
+        if step.id == "step6":
+            raw = json.loads(json.dumps(step.op.raw))
+            raw["Op"]["exec"]["meta"]["args"][-1] = f"curl -H 'Authorization: {REDACTED}' x"
+            changed = dataclasses.replace(step, op=dataclasses.replace(step.op, raw=raw))
+        steps.append(changed)
+    build = dataclasses.replace(
+        c.builds[0], provenance={"": dataclasses.replace(p, steps=tuple(steps))}
+    )
+    g = build_graph(dataclasses.replace(c, builds=(build,)))
+    step6 = g.step("step6")
+    assert step6.exec_keys == {} and "redacted" in step6.key_error
+    assert g.records_of("step6")[0] == (
+        graph("busybox").records_of("step6")[0][0],
+        JoinMethod.LAYER_BLOB,
+    )
+
+
+SHARED_WRITERS = CAPTURES / "scenarios" / "cache-mount-shared-writers" / "default.json"
+
+
+@pytest.mark.skipif(not SHARED_WRITERS.exists(), reason="scenario capture not recorded")
+def test_platforms_copying_equal_files_share_one_record() -> None:
+    # both platform's RUN wrote the same /out (they share a cache mount and read each other's
+    # state): the COPY's content-based key is one record, which only amd64's layers name
+    g = build_graph(load_capture(SHARED_WRITERS))
+    assert g.unmatched_steps() == []
+    amd = g.records_of("linux/amd64/step2")
+    arm = g.records_of("linux/arm64/step2")
+    assert amd[0][0] == arm[0][0] and arm[0][1] is JoinMethod.STRUCTURE
+    shared = [s for s in g.steps_sharing_key() if s.key == f"record/{amd[0][0].index}"]
+    assert shared and shared[0].via == "structure"
+    assert shared[0].reaches_results == ("linux/amd64", "linux/arm64")
