@@ -42,13 +42,16 @@ def inspect_binary(data: bytes, path: str = "", *, size: int | None = None) -> B
     if fmt is ExecutableFormat.ELF:
         e = elf.parse_elf(data)
         needed = e.needed if e.needed is not None else ()
+        # static: runs with no loader. An interpreter or DT_NEEDED says dynamic; no PT_DYNAMIC,
+        # or a static PIE (DF_1_PIE, no interpreter), says static. A PT_DYNAMIC with neither
+        # (ld.so itself, a preload object with no dependencies) is a shared object: None.
         static: bool | None
         if e.elf_type not in ("EXEC", "DYN"):
             static = None  # objects and core files are not linked programs
         elif e.interpreter is not None or needed:
             static = False
-        elif e.has_dynamic and e.needed is None:
-            static = None  # the dynamic section lies past the data read
+        elif e.has_dynamic:
+            static = True if e.static_pie else None
         else:
             static = True
         return BinaryInfo(

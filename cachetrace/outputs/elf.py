@@ -16,7 +16,8 @@ MAGIC = b"\x7fELF"
 
 _PT_LOAD, _PT_DYNAMIC, _PT_INTERP, _PT_NOTE = 1, 2, 3, 4
 _SHT_SYMTAB, _SHT_NOTE = 2, 7
-_DT_NULL, _DT_NEEDED, _DT_STRTAB = 0, 1, 5
+_DT_NULL, _DT_NEEDED, _DT_STRTAB, _DT_FLAGS_1 = 0, 1, 5, 0x6FFFFFFB
+_DF_1_PIE = 0x08000000
 _PF_X, _PF_W = 1, 2
 _MAX_PH = 4096
 _MAX_SH = 65536
@@ -92,6 +93,7 @@ class ElfFile:
     interpreter: str | None
     needed: tuple[str, ...] | None  # None when the dynamic section lies past the data read
     has_dynamic: bool
+    static_pie: bool  # PT_DYNAMIC with DF_1_PIE and no interpreter: loads itself
     stripped: bool | None  # None when the section headers lie past the data read
     segments: tuple[Segment, ...]
     sections: tuple[Section, ...]
@@ -173,7 +175,7 @@ def parse_elf(data: bytes) -> ElfFile:
                 notes.append((p_offset, p_filesz))
 
     sections = _sections(v, bits, e_shoff, e_shentsize, e_shnum, shstrndx=e_shstrndx)
-    needed = _needed(v, w, dynamic, tuple(segments)) if dynamic else ()
+    needed, flags_1 = _dynamic(v, w, dynamic, tuple(segments)) if dynamic else ((), 0)
     stripped: bool | None
     if not e_shoff or not e_shnum:
         stripped = True
@@ -207,6 +209,7 @@ def parse_elf(data: bytes) -> ElfFile:
         interpreter=interp,
         needed=needed,
         has_dynamic=dynamic is not None,
+        static_pie=dynamic is not None and interp is None and bool(flags_1 & _DF_1_PIE),
         stripped=stripped,
         segments=tuple(segments),
         sections=sections or (),
@@ -244,19 +247,21 @@ def _sections(
     return tuple(out)
 
 
-def _needed(
+def _dynamic(
     v: View, w: int, dynamic: tuple[int, int], segments: tuple[Segment, ...]
-) -> tuple[str, ...] | None:
+) -> tuple[tuple[str, ...] | None, int]:
+    """(DT_NEEDED names, DT_FLAGS_1); names are None when they lie past the data read."""
     offset, size = dynamic
     if not v.has(offset, min(size, 2 * w)):
-        return None
+        return None, 0
     count = min(size // (2 * w), _MAX_DYN)
     needed_offsets: list[int] = []
     strtab_addr: int | None = None
+    flags_1 = 0
     for i in range(count):
         base = offset + i * 2 * w
         if not v.has(base, 2 * w):
-            return None
+            return None, flags_1
         tag, val = v.word(base, w), v.word(base + w, w)
         if tag == _DT_NULL:
             break
@@ -264,19 +269,21 @@ def _needed(
             needed_offsets.append(val)
         elif tag == _DT_STRTAB:
             strtab_addr = val
+        elif tag == _DT_FLAGS_1:
+            flags_1 = val
     if not needed_offsets:
-        return ()
+        return (), flags_1
     if strtab_addr is None:
         raise v.fail("DT_NEEDED without DT_STRTAB")
     strtab_off = _to_offset(strtab_addr, segments)
     if strtab_off is None:
-        return None
+        return None, flags_1
     names = []
     for off in needed_offsets:
         if not v.has(strtab_off + off, 1):
-            return None
+            return None, flags_1
         names.append(v.cstr(strtab_off + off, 4096))
-    return tuple(names)
+    return tuple(names), flags_1
 
 
 def _to_offset(vaddr: int, segments: tuple[Segment, ...]) -> int | None:
