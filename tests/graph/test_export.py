@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -134,3 +135,35 @@ def test_graph_of_a_failed_build_says_why(capsys: pytest.CaptureFixture[str]) ->
     assert main(["graph", str(FAILED_BUILD)]) == 2
     err = capsys.readouterr().err.strip()
     assert "has no provenance" in err and len(err.splitlines()) == 1
+
+
+# Mermaid's own parser, when a node_modules with mermaid and jsdom is given
+# (`npm install mermaid@11 jsdom` in a directory; CACHETRACE_MERMAID_NODE_MODULES=<it>/node_modules)
+MERMAID_MODULES = os.environ.get("CACHETRACE_MERMAID_NODE_MODULES", "")
+_PARSE = """
+import { JSDOM } from "jsdom";
+import fs from "node:fs";
+const dom = new JSDOM("<!doctype html><html><body></body></html>");
+globalThis.window = dom.window; globalThis.document = dom.window.document;
+const mermaid = (await import("mermaid")).default;
+mermaid.initialize({ startOnLoad: false });
+for (const f of process.argv.slice(2)) await mermaid.parse(fs.readFileSync(f, "utf8"));
+"""
+
+
+@pytest.mark.skipif(
+    not (MERMAID_MODULES and shutil.which("node")),
+    reason="set CACHETRACE_MERMAID_NODE_MODULES to a node_modules holding mermaid and jsdom",
+)
+def test_mermaid_parses_with_mermaid(tmp_path: Path) -> None:
+    files = []
+    for name in NAMES:
+        path = tmp_path / f"{name}.mmd"
+        path.write_text(to_mermaid(graph(name)))
+        files.append(str(path))
+    script = Path(MERMAID_MODULES).parent / "cachetrace-mermaid-check.mjs"
+    script.write_text(_PARSE)
+    proc = subprocess.run(
+        ["node", str(script), *files], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
