@@ -119,6 +119,10 @@ class Build:
     layers: tuple[LayerOutput, ...] = ()
     exports: tuple[ExportedOutput, ...] = ()
     metadata: dict[str, JSONValue] = field(default_factory=dict)  # --metadata-file content
+    # platform -> exec step id -> its CacheMap digest, computed from the op *before* redaction
+    # (a redacted env value would make it impossible to recompute from the capture). It adds
+    # nothing the cache export's record digests do not already reveal.
+    exec_keys: dict[str, dict[str, str]] = field(default_factory=dict)
     missing: tuple[Missing, ...] = ()
 
 

@@ -28,7 +28,7 @@ from cachetrace.model.capture import (
     StatusSource,
 )
 from cachetrace.model.llb import Provenance
-from cachetrace.model.oci import Descriptor
+from cachetrace.model.oci import Descriptor, Platform
 from cachetrace.record.cache_export import read_cache_export
 from cachetrace.record.exports import scan_exports
 from cachetrace.record.layers import ScanCache, blob_opener, scan_blob
@@ -142,6 +142,31 @@ def scan_layers(
     return tuple(out)
 
 
+def _platform_or_none(spec: str) -> Platform | None:
+    try:
+        return Platform.parse(spec)
+    except ValueError:
+        return None
+
+
+def _exec_keys(provenance: Mapping[str, Provenance]) -> dict[str, dict[str, str]]:
+    """Each exec step's CacheMap digest, from the op as BuildKit gave it (before redaction)."""
+    from cachetrace.graph.exec_key import exec_cache_digest
+
+    keys: dict[str, dict[str, str]] = {}
+    for platform, prov in provenance.items():
+        default = _platform_or_none(prov.request.builder_platform)
+        for step in prov.steps:
+            if step.op.exec is None:
+                continue
+            try:
+                digest = exec_cache_digest(step.op.raw, None, default_platform=default)
+            except CachetraceError:
+                continue
+            keys.setdefault(platform, {})[step.id] = digest
+    return keys
+
+
 def collect_build(
     client: BuildkitClient,
     job: BuildJob,
@@ -184,6 +209,7 @@ def collect_build(
     else:
         missing.append(Missing("provenance", "no history record to read it from"))
 
+    exec_keys = _exec_keys(provenance)
     cache: CacheExport | None = None
     if job.cache_dir is None:
         missing.append(Missing("cache_export", job.cache_note or "no cache export"))
@@ -221,5 +247,6 @@ def collect_build(
         layers=layers,
         exports=exports,
         metadata=dict(job.metadata),
+        exec_keys=exec_keys,
         missing=tuple(missing),
     )

@@ -87,6 +87,13 @@ def test_single_platform_build_is_captured_whole(engine: Engine, tmp_path: Path)
     assert lines == {(5, 6), (7,)}
 
     assert build.cache is not None and len(build.cache.records) >= 3
+    # Exec keys were computed before redaction, and BuildKit exported exactly those keys.
+    from cachetrace.graph.exec_key import record_digest
+
+    keys = build.exec_keys[""]
+    assert set(keys) == {s.id for s in execs}
+    exported = {r.digest for r in build.cache.records}
+    assert all(record_digest(d, 0) in exported for d in keys.values())
     assert build.layers and all(layer.scan is not None for layer in build.layers)
     names = {f.path for layer in build.layers if layer.scan for f in layer.scan.entries}
     assert "app/copy" in names or "/app/copy" in names
