@@ -168,10 +168,23 @@ def test_network_fetch_unpinned_drifts_under_one_key(built: Callable[[str], Buil
     assert (fresh / "greet-versions.txt").read_text() == "v1.0.0\nv1.1.0\n"
 
 
-def test_cache_mount_gomodcache_drift(built: Callable[[str], Built]) -> None:
+def test_cache_mount_gomodcache_drift(built: Callable[[str], Built], tmp_path: Path) -> None:
     b = built("cache-mount-gomodcache")
     assert b.go_info(b.out("v1.0.0") / "hello").deps == {"example.com/greet": "v1.0.0"}
     assert b.go_info(b.out("v1.1.0") / "hello").deps == {"example.com/greet": "v1.1.0"}
+    # What the step fetched is in the mount (no layer has it): list it with a probe build.
+    # The --no-cache run got a fresh mount, which then replaced the old one for the id.
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:local\n"
+        "ARG NONCE\n"
+        "RUN --mount=type=cache,id=ct-gomod,target=/m mkdir -p /out && "
+        "ls /m/cache/download/example.com/greet/@v/ > /out/versions\n"
+    )
+    b.engine.docker(
+        "buildx", "build", "--build-arg", f"NONCE={tmp_path.name}",
+        "-o", f"type=local,dest={tmp_path / 'probe'}", str(tmp_path),
+    )  # fmt: skip
+    assert "v1.1.0.zip" in (tmp_path / "probe" / "out" / "versions").read_text().split()
 
 
 def test_cache_mount_cross_platform(built: Callable[[str], Built]) -> None:
