@@ -84,8 +84,9 @@ def test_output_files_of_a_local_export_per_platform() -> None:
     assert g.graph.has_edge(f"{ARM64}/step7", f"output/{ARM64}")
 
 
-def test_platform_collapse_signal_present_in_polluted_build() -> None:
-    g = graph("platform-collapse")
+@pytest.mark.parametrize("name", ["platform-collapse", "platform-collapse-docker26"])
+def test_platform_collapse_signal_present_in_polluted_build(name: str) -> None:
+    g = graph(name)
     assert g.platforms() == [AMD64, ARM64]
     shared = {s.op_kind: s for s in g.steps_sharing_key() if len(s.reaches_results) >= 2}
     compile_step = shared[OpKind.EXEC]
