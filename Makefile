@@ -46,9 +46,9 @@ bench: $(STAMP) engine
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
-# README's main-job command (record lands with the record issue; until then: the CLI's help).
+# README's main-job command: record the bundled example on the engine, show what was found.
 demo: $(STAMP)
-	$(BIN)/cachetrace --help
+	bash scripts/demo.sh
 
 schema: $(STAMP)
 	$(BIN)/python -m cachetrace.capture_io.schema > docs/capture.schema.json
