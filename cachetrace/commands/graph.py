@@ -90,5 +90,6 @@ def _stats_text(bg: BuildGraph) -> str:
     for step, why in bg.unmatched_steps():
         lines.append(f"  unmatched step {step.label} {step.kind.value}: {why}")
     for record in bg.unmatched_records():
-        lines.append(f"  unmatched record {record.index} {record.digest}")
+        note = bg.unmatched_note(record.index)
+        lines.append(f"  unmatched record {record.index} {record.digest}: {note}")
     return "\n".join(lines) + "\n"

@@ -576,6 +576,15 @@ class BuildGraph:
     def unmatched_records(self) -> list[CacheRecord]:
         return [self._records[i] for i in self.join.unmatched_records]
 
+    def alternates_of(self, step: StepRef) -> list[CacheRecord]:
+        """Unmatched records at the step's place: linked from its inputs' records as its own
+        record is, under another key (what an earlier build keyed this step by)."""
+        return [self._records[i] for i in self.join.alternates.get(self._id(step), ())]
+
+    def unmatched_note(self, index: int) -> str:
+        """What an unmatched record is, as far as the export tells ("" if it is matched)."""
+        return self.join.record_notes.get(index, "")
+
     def unmatched_steps(self) -> list[tuple[StepNode, str]]:
         """Steps that should have a record and have none, with the reason."""
         return [

@@ -18,7 +18,8 @@ Node fields — ``step``: ``step``, ``platform``, ``op`` (op kind), ``op_platfor
 ({``name``, ``cached``, ``started``, ``completed``, ``error``} or null), ``exec_keys`` (output ->
 recomputed record digest), ``key_error``, ``layer_chains`` (output -> blobs, base first),
 ``unmatched`` (why no record, or null). ``record`` / ``content-key``: ``index``, ``digest``,
-``outputs``, ``result_layers``, ``slots``, ``unmatched`` (bool). ``layer``: ``blob``,
+``outputs``, ``result_layers``, ``slots``, ``unmatched`` (bool), ``note`` (what an unmatched
+record is: another key at a step's place, a step's key over other inputs…). ``layer``: ``blob``,
 ``media_type``, ``size``, ``diff_id``, ``content_digest``, ``files``, ``in_cache_export``,
 ``binaries`` ([{``path``, ``format``, ``os``, ``arch``, ``go_version``}]). ``output``:
 ``platform``, ``exporter``, ``dest``, ``files``, ``binaries``, ``missing``.
@@ -302,6 +303,7 @@ def _node_json(bg: BuildGraph, node: str, kind: NodeKind, data: Any) -> dict[str
             result_layers=list(r.result_layers),
             slots=r.slots,
             unmatched=r.index in bg.join.unmatched_records,
+            note=bg.unmatched_note(r.index),
         )
     elif kind is NodeKind.LAYER:
         layer: LayerNode = data

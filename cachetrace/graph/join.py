@@ -16,7 +16,10 @@ Several records can carry one digest (the same op over other inputs, kept from e
 that fed the same result); among them the one whose input links reach the records of the step's
 own inputs wins. Content-checksum keys (roots without results, linked with an empty selector)
 become ``content`` entries tied to the step whose output they checksum. Records and steps left
-without a join are listed, never dropped.
+without a join are listed, never dropped, each record with a note on what it is: the export also
+holds the keys of earlier builds whose results BuildKit still links (an unmatched record linked
+from a step's input records like the step's own is that step's *alternate*: the key it had
+before, e.g. with another value of a build arg that enters the key).
 
 Everything is indexed by digest, chain and link: the join is linear in steps + records + links.
 """
@@ -52,6 +55,10 @@ class JoinResult:
     content_keys: frozenset[int]  # record indexes that are content-checksum keys
     unmatched_records: tuple[int, ...]
     unmatched_steps: dict[str, str]  # step node -> why it has no record
+    # step node -> unmatched records at its place: linked from the records of its inputs like
+    # its own record, under another key (an earlier build's key for the same step)
+    alternates: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    record_notes: dict[int, str] = field(default_factory=dict)  # unmatched record -> what it is
 
     def method_counts(self) -> dict[JoinMethod, int]:
         """Step nodes per best join method."""
@@ -306,13 +313,70 @@ def join_records(steps: Sequence[JoinStep], cache: CacheExport) -> JoinResult:
     unmatched_records = tuple(
         pos for pos in range(len(index.records)) if pos not in taken and pos not in content_keys
     )
+    alternates, notes = _explain_unmatched(unmatched_records, steps, joined, index)
     return JoinResult(
         joins={node: _ordered(js) for node, js in joined.items()},
         content={node: _ordered(_unique(js)) for node, js in content.items()},
         content_keys=frozenset(content_keys),
         unmatched_records=unmatched_records,
         unmatched_steps=unmatched_steps,
+        alternates=alternates,
+        record_notes=notes,
     )
+
+
+def _explain_unmatched(
+    unmatched: tuple[int, ...],
+    steps: Sequence[JoinStep],
+    joined: dict[str, list[Join]],
+    index: _Index,
+) -> tuple[dict[str, tuple[int, ...]], dict[int, str]]:
+    """Place each unmatched record: another key at a step's place, the step's key over other
+    inputs, or a record of another build altogether."""
+    steps_of: dict[int, list[str]] = {}
+    for node, joins in joined.items():
+        for j in joins:
+            steps_of.setdefault(j.record, []).append(node)
+    users: dict[str, list[JoinStep]] = {}
+    for step in steps:
+        if step.inputs:
+            users.setdefault(step.inputs[0][0], []).append(step)
+    alternates: dict[str, list[int]] = {}
+    notes: dict[int, str] = {}
+    for pos in unmatched:
+        record = index.records[pos]
+        places: list[str] = []
+        if record.inputs:
+            for link in record.inputs[0]:
+                for parent in steps_of.get(link.link, ()):
+                    for user in users.get(parent, ()):
+                        if len(user.inputs) == len(record.inputs) and all(
+                            any(
+                                j.record in {lk.link for lk in record.inputs[slot]}
+                                for j in joined.get(p, ())
+                            )
+                            for slot, (p, _) in enumerate(user.inputs)
+                            if joined.get(p)
+                        ):
+                            places.append(user.node)
+        places = sorted(set(places))
+        same_key = [
+            n for other in index.by_digest.get(record.digest, ()) for n in steps_of.get(other, ())
+        ]
+        if places:
+            for node in places:
+                alternates.setdefault(node, []).append(pos)
+            if same_key:
+                notes[pos] = f"a second record of {same_key[0]}'s key over the same inputs"
+            else:
+                notes[pos] = f"another key at the place of {places[0]} (an earlier build's)"
+        elif same_key:
+            notes[pos] = f"{same_key[0]}'s key over inputs of another build"
+        elif record.inputs:
+            notes[pos] = "a record of another build: its inputs are not this build's"
+        else:
+            notes[pos] = "a root key no record of this build links"
+    return {k: tuple(v) for k, v in alternates.items()}, notes
 
 
 def _unique(joins: list[Join]) -> list[Join]:

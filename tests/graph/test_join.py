@@ -222,3 +222,20 @@ def test_platforms_copying_equal_files_share_one_record() -> None:
     shared = [s for s in g.steps_sharing_key() if s.key == f"record/{amd[0][0].index}"]
     assert shared and shared[0].via == "structure"
     assert shared[0].reaches_results == ("linux/amd64", "linux/arm64")
+
+
+def test_earlier_builds_keys_at_a_steps_place_are_its_alternates() -> None:
+    # the module download's key holds the proxy URL, whose port changes per run: the export
+    # keeps earlier runs' keys over the same input (COPY go.mod go.sum)
+    g = graph("clean-go-multiarch")
+    own, _ = g.records_of("linux/amd64/step4")[0]
+    parent, _ = g.records_of("linux/amd64/step3")[0]
+    alternates = g.alternates_of("linux/amd64/step4")
+    assert alternates
+    for record in alternates:
+        assert record.digest != own.digest
+        assert parent.index in {link.link for link in record.inputs[0]}
+        assert "linux/amd64/step4" in g.unmatched_note(record.index)
+    assert all(g.unmatched_note(r.index) for r in g.unmatched_records())
+    assert g.unmatched_note(own.index) == ""
+    assert g.alternates_of("linux/amd64/step6") == []
