@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,13 @@ def build_scenario(
     out_root.mkdir(parents=True, exist_ok=True)
     results: list[RunResult] = []
     with tempfile.TemporaryDirectory(prefix=f"ct-{scenario.id}-") as tmp:
-        proxy_root = Path(tmp) / "goproxy"
-        proxy_root.mkdir()
-        server = ProxyServer(proxy_root).start() if scenario.needs_proxy else None
+        # The proxy lives under a fresh path prefix per call: the URL (a build arg, in the
+        # key) is then new every time, so a run can never be a cache hit of an earlier
+        # session's run made against another proxy state (a reused port did that once).
+        nonce = uuid.uuid4().hex[:12]
+        proxy_root = Path(tmp) / "goproxy" / nonce
+        proxy_root.mkdir(parents=True)
+        server = ProxyServer(proxy_root.parent).start() if scenario.needs_proxy else None
         try:
             for run in scenario.runs:
                 scenario.write_proxy(proxy_root, run)
@@ -59,7 +64,7 @@ def build_scenario(
                         run,
                         out_dir=out_dir,
                         secret_dir=Path(tmp) / "secrets",
-                        proxy_url=server.url if server else "",
+                        proxy_url=f"{server.url}/{nonce}" if server else "",
                         metadata_file=out_root / f"{run.name}.metadata.json",
                     ),
                 ]

@@ -7,7 +7,8 @@ A scenario is a directory with a ``Dockerfile``, its context, and ``scenario.jso
       "clean": false,                       # clean controls must give nothing >= warning
       "build": {                            # docker buildx build options shared by every run
         "platforms": ["linux/amd64", "linux/arm64"],
-        "build_args": {"GOPROXY": "{proxy}"},   # {proxy}: URL of the loopback module proxy
+        "build_args": {"GOPROXY": "{proxy}"},   # {proxy}: URL of the loopback module proxy,
+                                                # http://127.0.0.1:PORT/<fresh prefix>
         "secrets": {"tok": "ghp_..."},          # id -> planted value (written to a temp file)
         "allow": ["network.host"],
         "output": "local"                       # -o type=local,dest=<out dir>
