@@ -155,7 +155,7 @@ def cache_like(view: StepView, dest: str) -> bool:
     if package_cache_kind(view, dest):
         return True
     parts = posixpath.normpath(dest).split("/")
-    return any(p in (".cache", "cache", "go-build") for p in parts)
+    return any(p in (".cache", "go-build") for p in parts)
 
 
 def describe_mount(m: Mount) -> str:
@@ -223,6 +223,19 @@ def go_sum_state(ctx: BuildContext, view: StepView) -> bool | None:
     return None
 
 
+def module_downloads(ctx: BuildContext, view: StepView) -> list[str]:
+    """``path@version`` of every module zip the step's own layers added to GOMODCACHE."""
+    env = view.env()
+    gopath = env.get("GOPATH", "").split(":")[0] or posixpath.join(home_of(view), "go")
+    root = (env.get("GOMODCACHE") or posixpath.join(gopath, "pkg", "mod")) + "/cache/download/"
+    out = []
+    for e in ctx.platforms[view.platform].entries_of(view.step.id):
+        if e.path.startswith(root) and e.path.endswith(".zip") and "/@v/" in e.path:
+            module, _, version = e.path[len(root) :].partition("/@v/")
+            out.append(f"{module}@{version.removesuffix('.zip')}")
+    return sorted(set(out))
+
+
 def goflags(view: StepView, cmd: SimpleCommand | None = None) -> str:
     flags = view.env().get("GOFLAGS", "")
     if cmd is not None:
@@ -259,24 +272,33 @@ def unpinned_reasons(ctx: BuildContext, view: StepView) -> list[Evidence]:
             if sum_state == "unset":
                 sum_state = go_sum_state(ctx, view)
             no_sum = sum_state is False
-            if (
-                (sub == "mod download" and (mod_mod or no_sum))
-                or (sub != "mod download" and mod_mod and no_sum)
-                or sub == "mod tidy"
-            ):
-                why = []
-                if mod_mod:
-                    why.append("-mod=mod")
-                if no_sum:
-                    cwd = exec_op.meta.cwd or "/"
-                    why.append(f"no go.sum in {cwd} among the step's inputs")
-                out.append(
-                    Evidence(
-                        EvidenceKind.COMMAND,
-                        f"`{shown(cmd.text)}` with {' and '.join(why) or 'module updates'}: "
-                        "module versions and content are not pinned",
-                    )
+            if not (no_sum and (sub == "mod download" or mod_mod)) and sub != "mod tidy":
+                continue
+            fetched = module_downloads(ctx, view)
+            mounted = [
+                m.dest
+                for m in exec_op.mounts_of(MountType.CACHE)
+                if go_cache_kind(view, m.dest) == "GOMODCACHE"
+            ]
+            if not fetched and not mounted:
+                continue  # nothing was downloaded (a go.mod without requirements)
+            why = []
+            if mod_mod:
+                why.append("-mod=mod")
+            if no_sum:
+                why.append(f"no go.sum in {exec_op.meta.cwd or '/'} among the step's inputs")
+            what = (
+                "it downloaded " + ", ".join(fetched[:5])
+                if fetched
+                else f"what it downloaded is in the cache mount {mounted[0]}, in no layer"
+            )
+            out.append(
+                Evidence(
+                    EvidenceKind.COMMAND,
+                    f"`{shown(cmd.text)}` with {' and '.join(why) or 'module updates'}: "
+                    f"module content is not pinned; {what}",
                 )
+            )
     if not has_checksum_check(script):
         for cmd in download_commands(commands):
             out.append(
@@ -360,5 +382,7 @@ def step_where(view: StepView | None) -> str:
         return "an unknown step"
     loc = view.location
     text = loc.text.strip() if loc is not None else view.name
+    if view.exec is not None and (not text or text.endswith("\\")):
+        text = "RUN " + view.command()
     line = f" (line {loc.line})" if loc is not None else ""
     return f"`{shown(text, 100)}`{line}"

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from cachetrace.errors import GraphError
+from cachetrace.graph.build import BuildGraph, step_node_id
 from cachetrace.graph.key_view import KeyView, key_view
 from cachetrace.model.build import Vertex
 from cachetrace.model.capture import Build, ExportedOutput, LayerOutput
@@ -274,9 +276,21 @@ def _target_platform(key: str, prov: Provenance, build: Build) -> str:
 
 
 class BuildContext:
-    """Everything the rules need from one ``Build``."""
+    """Everything the rules need from one build.
 
-    def __init__(self, build: Build) -> None:
+    Built from the joined graph (:func:`cachetrace.graph.build.build_graph`): steps, their
+    vertices and Dockerfile locations, the layers each step produced and each platform's
+    result step come from the graph's facade. Built from a bare ``Build`` (no graph, e.g. a
+    build the graph refuses), the same facts are read from the model directly.
+    """
+
+    def __init__(self, source: Build | BuildGraph) -> None:
+        self.graph: BuildGraph | None = None
+        if isinstance(source, BuildGraph):
+            self.graph = source
+            build = source.build
+        else:
+            build = source
         self.build = build
         self.vertices = {v.digest: v for v in build.vertices}
         self.scans: dict[str, LayerScan] = {}
@@ -286,7 +300,47 @@ class BuildContext:
         self.platforms: dict[str, PlatformView] = {}
         for key, prov in build.provenance.items():
             platform = _target_platform(key, prov, build)
-            self.platforms[platform] = self._platform_view(platform, prov, build.layers)
+            if self.graph is not None:
+                view = self._graph_platform_view(self.graph, key, platform, prov)
+            else:
+                view = self._platform_view(platform, prov, build.layers)
+            self.platforms[platform] = view
+
+    def _graph_platform_view(
+        self, graph: BuildGraph, key: str, platform: str, prov: Provenance
+    ) -> PlatformView:
+        steps: dict[str, StepView] = {}
+        producer: dict[str, str] = {}
+        for node in graph.steps(platform=key):
+            loc = node.location
+            location = (
+                SourceLocation(
+                    loc.filename,
+                    loc.line,
+                    loc.end_line,
+                    (loc.text.splitlines() or [""])[0].rstrip(),
+                )
+                if loc is not None
+                else None
+            )
+            steps[node.id] = StepView(platform, node.step, prov, node.vertex, location)
+            for layer in graph.produced_layers(node):
+                producer.setdefault(layer.blob, node.id)
+        final_chain: tuple[str, ...] = ()
+        result = graph.result_step(key)
+        if result is not None and prov.steps and prov.steps[-1].inputs:
+            final_chain = result.layer_chains.get(prov.steps[-1].inputs[0].output, ())
+        return PlatformView(
+            platform, prov, steps, producer, final_chain, self.scans, self._export(platform)
+        )
+
+    def _export(self, platform: str) -> ExportedOutput | None:
+        export = None
+        for e in self.build.exports:
+            fits = e.platform in (platform, None, "") or len(self.build.provenance) == 1
+            if fits and (e.platform == platform or export is None):
+                export = e
+        return export
 
     @property
     def multi_platform(self) -> bool:
@@ -326,12 +380,9 @@ class BuildContext:
             chains = prov.layers_of(src.step, src.output)
             if chains:
                 final_chain = tuple(d.digest for d in chains[0])
-        export = None
-        for e in self.build.exports:
-            fits = e.platform in (platform, None, "") or len(self.build.provenance) == 1
-            if fits and (e.platform == platform or export is None):
-                export = e
-        return PlatformView(platform, prov, steps, producer, final_chain, self.scans, export)
+        return PlatformView(
+            platform, prov, steps, producer, final_chain, self.scans, self._export(platform)
+        )
 
     def step_views(self) -> Iterator[StepView]:
         for view in self.platforms.values():
@@ -355,6 +406,20 @@ class BuildContext:
             platforms = tuple(dict.fromkeys(m.platform for m in members))
             out.append(StepGroup(members[0].location, members, platforms))
         return tuple(out)
+
+    def records_of(self, view: StepView) -> list[str]:
+        """The cache export records joined to this step (from the graph), as evidence text:
+        ``sha256:… (exact-key)``; empty without a graph or a cache export."""
+        if self.graph is None:
+            return []
+        key = next((k for k, p in self.build.provenance.items() if p is view.provenance), None)
+        if key is None:
+            return []
+        try:
+            found = self.graph.records_of(step_node_id(key, view.step.id))
+        except GraphError:
+            return []
+        return [f"{record.digest} ({method.value})" for record, method in found]
 
     def view(self, platform: str) -> PlatformView:
         return self.platforms[platform]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from cachetrace.errors import UsageError
+from cachetrace.graph.build import BuildGraph, build_graph
 from cachetrace.model.capture import Build, Capture
 
 from .context import BuildContext
@@ -66,14 +67,16 @@ def _sort_key(f: Finding) -> tuple[int, str, int, str, str]:
 
 
 def run_rules(
-    target: Capture | Build | BuildContext,
+    target: Capture | Build | BuildGraph | BuildContext,
     rules: Sequence[str] | Sequence[Rule] | None = None,
     *,
     build: int | None = None,
 ) -> tuple[Finding, ...]:
-    """Run ``rules`` (ids or Rule objects; default all) over a capture, build or context.
+    """Run ``rules`` (ids or Rule objects; default all) over a capture, a joined graph, a
+    bare build or a context.
 
-    For a capture, every build is analysed unless ``build`` (an index) picks one. Findings
+    For a capture, every build is joined into its graph (``build_graph``) and analysed,
+    unless ``build`` (an index) picks one. Findings
     come sorted: most severe first, then by Dockerfile file, line and rule.
     """
     selected: tuple[Rule, ...]
@@ -89,8 +92,9 @@ def run_rules(
                     f"build {build} out of range: the capture has {len(builds)} build(s)"
                 )
             builds = (builds[build],)
-        contexts = [BuildContext(b) for b in builds]
-    elif isinstance(target, Build):
+        first = build or 0
+        contexts = [BuildContext(build_graph(target, first + i)) for i in range(len(builds))]
+    elif isinstance(target, (Build, BuildGraph)):
         contexts = [BuildContext(target)]
     else:
         contexts = [target]

@@ -64,3 +64,33 @@ def test_scenario_findings(scenario: Scenario, recorded: dict[str, list[Recorded
             out = render(report, fmt)
             for secret in secrets:
                 assert secret not in out, (scenario.id, run.run, fmt)
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "go-multiarch"
+
+
+@pytest.mark.skipif(
+    __import__("os").environ.get("CACHETRACE_BUILD_EXAMPLE") != "1",
+    reason="slow cold build; set CACHETRACE_BUILD_EXAMPLE=1",
+)
+def test_bundled_example_findings(engine: Engine, tmp_path: Path) -> None:
+    """examples/go-multiarch: exactly its expected-findings.json; Dockerfile.fixed is clean."""
+    import json
+    import sys
+
+    spec = json.loads((EXAMPLE / "expected-findings.json").read_text())
+    for fixed in (False, True):
+        capture = tmp_path / f"{fixed}.json"
+        wrapper = f"{sys.executable} -m cachetrace record -q -o {capture} --"
+        args = ["bash", str(EXAMPLE / "build.sh"), "--out", str(tmp_path / str(fixed))]
+        engine.run([*args, *(["--fixed"] if fixed else [])], extra_env={"BUILD_WRAPPER": wrapper})
+        findings = run_rules(load_capture(capture))
+        loud = sorted(
+            (f.rule, f.location.line if f.location else 0, f.severity.value)
+            for f in findings
+            if f.severity.rank >= 1
+        )
+        want = (
+            [] if fixed else sorted((e["rule"], e["line"], e["severity"]) for e in spec["expect"])
+        )
+        assert loud == want, findings

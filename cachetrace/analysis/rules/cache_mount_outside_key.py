@@ -122,7 +122,11 @@ def _check_group(ctx: BuildContext, group: StepGroup) -> Finding | None:
             keys.append(f"go:{m.dest}")
             raise_to(
                 Severity.INFO,
-                f"{go_kind} as a cache mount with pinned modules: safe, Go keys its entries",
+                "Go's build cache (GOCACHE) as a cache mount: safe, Go keys every entry by "
+                "content and target"
+                if go_kind == "GOCACHE"
+                else "Go's module cache (GOMODCACHE) as a cache mount with pinned modules: "
+                "safe, go.sum checks what it holds",
             )
             if per_platform:
                 evidence.append(

@@ -9,7 +9,7 @@ from ..common import GO_VARS, make_finding, shown, step_where
 from ..context import BuildContext, StepView
 from ..finding import Evidence, EvidenceKind, Finding, Severity
 from ..rule import Rule
-from ..shell import is_go_build, parse
+from ..shell import SimpleCommand, go_subcommand, is_go_build, parse
 
 ID = "env-export-scope"
 
@@ -22,21 +22,35 @@ class Setting:
     text: str  # the command that set it
 
 
+# Variables that steer what Go fetches; the rest steer what it builds.
+_FETCH_VARS = {"GOPROXY", "GOPRIVATE", "GONOSUMDB", "GOSUMDB", "GOINSECURE", "GOMODCACHE"}
+
+
+def consumes(name: str, cmd: SimpleCommand) -> bool:
+    """Whether ``cmd`` is a Go command that ``name`` steers (so setting it there is right)."""
+    if name in _FETCH_VARS:
+        return go_subcommand(cmd) in _GO_FETCHING
+    return is_go_build(cmd)  # vet/test in scope do not count: the shipped build lacks it
+
+
+_GO_FETCHING = ("get", "install", "build", "run", "test", "mod download", "mod tidy", "list")
+
+
 def unscoped_settings(view: StepView) -> list[Setting]:
     """Go variables set in the script whose scope holds no Go build."""
     commands = parse(view.command())
     out: list[Setting] = []
     for i, cmd in enumerate(commands):
         for name, value in cmd.exports:
-            if name in GO_VARS and not any(is_go_build(c) for c in commands[i + 1 :]):
+            if name in GO_VARS and not any(consumes(name, c) for c in commands[i + 1 :]):
                 out.append(Setting(name, value, "export", cmd.text))
         if cmd.words and cmd.name != "export":
             for name, value in cmd.assignments:
-                if name in GO_VARS and not is_go_build(cmd):
+                if name in GO_VARS and not consumes(name, cmd):
                     out.append(Setting(name, value, "prefix", cmd.text))
         elif not cmd.words:  # NAME=value alone: a shell variable, not even exported
             for name, value in cmd.assignments:
-                if name in GO_VARS and not any(is_go_build(c) for c in commands[i + 1 :]):
+                if name in GO_VARS and not any(consumes(name, c) for c in commands[i + 1 :]):
                     out.append(Setting(name, value, "shell variable", cmd.text))
     return out
 

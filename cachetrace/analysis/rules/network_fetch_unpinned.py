@@ -25,6 +25,8 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
         if not reasons:
             continue
         evidence = [*reasons, *fetch_env_evidence(first)]
+        for record in ctx.records_of(first)[:1]:
+            evidence.append(Evidence(EvidenceKind.KEY, f"cache export record {record}"))
         kv = first.key_view()
         if kv is not None:
             evidence.append(

@@ -64,6 +64,14 @@ def _finding(
         evidence.append(
             Evidence(EvidenceKind.KEY, f"one exec cache key {kv.cache_digest} for all targets")
         )
+    records = sorted({r for m in members for r in ctx.records_of(m)})
+    if records:
+        evidence.append(
+            Evidence(
+                EvidenceKind.KEY,
+                f"cache export record(s) of the step, shared by every target: {', '.join(records)}",
+            )
+        )
     target_env = [f"{k}={env[k]}" for k in TARGET_VARS if k in env]
     go_env = [f"{k}={env[k]}" for k in GO_TARGET_VARS if k in env]
     assigned = [

@@ -30,6 +30,8 @@ def classify(script: str, refs: tuple[str, ...]) -> tuple[str, list[str]]:
     if not using:
         return "unused", []
     for c in using:
+        if fetches(c):
+            continue  # a credential of a download: what is written is what was fetched
         pipeline = [p for p in commands if p.pipeline == c.pipeline]
         targets = [
             t for p in pipeline for t in p.redirects if t not in ("/dev/null", "/dev/stderr")
@@ -107,6 +109,8 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
                         else "this run executed the step",
                     )
                 )
+            for record in ctx.records_of(first)[:1]:
+                evidence.append(Evidence(EvidenceKind.KEY, f"cache export record {record}"))
             kv = first.key_view()
             if kv is not None:
                 evidence.append(
