@@ -134,48 +134,10 @@ def parse_elf(data: bytes) -> ElfFile:
         )
     machine, arch = machine_names(e_machine, bits, v.big)
 
-    segments: list[Segment] = []
-    interp: str | None = None
-    dynamic: tuple[int, int] | None = None
-    first_data_load: int | None = None
-    notes: list[tuple[int, int]] = []
-    phsize = 56 if bits == 64 else 32
-    if e_phnum and e_phoff:
-        if e_phentsize < phsize or e_phnum > _MAX_PH:
-            raise v.fail(f"program header size {e_phentsize} x {e_phnum}")
-        for i in range(e_phnum):
-            base = e_phoff + i * e_phentsize
-            if not v.has(base, phsize):
-                break  # the rest lies past the data we have
-            p_type = v.u32(base)
-            if bits == 64:
-                p_flags, p_offset, p_vaddr, p_filesz = (
-                    v.u32(base + 4),
-                    v.u64(base + 8),
-                    v.u64(base + 16),
-                    v.u64(base + 32),
-                )
-            else:
-                p_offset, p_vaddr, p_filesz, p_flags = (
-                    v.u32(base + 4),
-                    v.u32(base + 8),
-                    v.u32(base + 16),
-                    v.u32(base + 24),
-                )
-            if p_type == _PT_LOAD:
-                segments.append(Segment(p_vaddr, p_offset, p_filesz))
-                if first_data_load is None and p_flags & _PF_W and not p_flags & _PF_X:
-                    first_data_load = p_offset
-            elif p_type == _PT_INTERP:
-                # "" when present but its text lies past the data read
-                interp = v.cstr(p_offset, min(max(p_filesz, 1), 4096)) if v.has(p_offset, 1) else ""
-            elif p_type == _PT_DYNAMIC:
-                dynamic = (p_offset, p_filesz)
-            elif p_type == _PT_NOTE:
-                notes.append((p_offset, p_filesz))
-
+    progs = _programs(v, bits, e_phoff, e_phentsize, e_phnum)
+    segments, interp, dynamic = progs.segments, progs.interp, progs.dynamic
     sections = _sections(v, bits, e_shoff, e_shentsize, e_shnum, shstrndx=e_shstrndx)
-    needed, flags_1 = _dynamic(v, w, dynamic, tuple(segments)) if dynamic else ((), 0)
+    needed, flags_1 = _dynamic(v, w, dynamic, segments) if dynamic else ((), 0)
     stripped: bool | None
     if not e_shoff or not e_shnum:
         stripped = True
@@ -184,7 +146,7 @@ def parse_elf(data: bytes) -> ElfFile:
     else:
         stripped = not any(s.type == _SHT_SYMTAB for s in sections)
 
-    buildinfo_offset = first_data_load
+    buildinfo_offset = progs.first_data_load
     for s in sections or ():
         if s.name == ".go.buildinfo":
             buildinfo_offset = s.offset
@@ -192,7 +154,7 @@ def parse_elf(data: bytes) -> ElfFile:
 
     os_name = _OSABI_GOOS.get(osabi_num, "")
     if not os_name:
-        os_name = _os_from_notes(v, notes)
+        os_name = _os_from_notes(v, progs.notes)
     if not os_name and interp and ("ld-linux" in interp or "ld-musl" in interp):
         os_name = "linux"
     if not os_name and sections and any(s.name == ".note.android.ident" for s in sections):
@@ -211,10 +173,52 @@ def parse_elf(data: bytes) -> ElfFile:
         has_dynamic=dynamic is not None,
         static_pie=dynamic is not None and interp is None and bool(flags_1 & _DF_1_PIE),
         stripped=stripped,
-        segments=tuple(segments),
+        segments=segments,
         sections=sections or (),
         buildinfo_offset=buildinfo_offset,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Programs:
+    segments: tuple[Segment, ...]  # PT_LOAD
+    interp: str | None  # "" when PT_INTERP is present but its text lies past the data read
+    dynamic: tuple[int, int] | None  # PT_DYNAMIC (offset, size)
+    first_data_load: int | None  # offset of the first writable, non-executable PT_LOAD
+    notes: tuple[tuple[int, int], ...]  # PT_NOTE (offset, size)
+
+
+def _programs(v: View, bits: int, phoff: int, phentsize: int, phnum: int) -> _Programs:
+    segments: list[Segment] = []
+    interp: str | None = None
+    dynamic: tuple[int, int] | None = None
+    first_data_load: int | None = None
+    notes: list[tuple[int, int]] = []
+    phsize = 56 if bits == 64 else 32
+    if phnum and phoff and (phentsize < phsize or phnum > _MAX_PH):
+        raise v.fail(f"program header size {phentsize} x {phnum}")
+    for i in range(phnum if phoff else 0):
+        base = phoff + i * phentsize
+        if not v.has(base, phsize):
+            break  # the rest lies past the data we have
+        p_type = v.u32(base)
+        if bits == 64:
+            p_flags, p_offset = v.u32(base + 4), v.u64(base + 8)
+            p_vaddr, p_filesz = v.u64(base + 16), v.u64(base + 32)
+        else:
+            p_offset, p_vaddr = v.u32(base + 4), v.u32(base + 8)
+            p_filesz, p_flags = v.u32(base + 16), v.u32(base + 24)
+        if p_type == _PT_LOAD:
+            segments.append(Segment(p_vaddr, p_offset, p_filesz))
+            if first_data_load is None and p_flags & _PF_W and not p_flags & _PF_X:
+                first_data_load = p_offset
+        elif p_type == _PT_INTERP:
+            interp = v.cstr(p_offset, min(max(p_filesz, 1), 4096)) if v.has(p_offset, 1) else ""
+        elif p_type == _PT_DYNAMIC:
+            dynamic = (p_offset, p_filesz)
+        elif p_type == _PT_NOTE:
+            notes.append((p_offset, p_filesz))
+    return _Programs(tuple(segments), interp, dynamic, first_data_load, tuple(notes))
 
 
 def _sections(
@@ -293,7 +297,7 @@ def _to_offset(vaddr: int, segments: tuple[Segment, ...]) -> int | None:
     return None
 
 
-def _os_from_notes(v: View, notes: list[tuple[int, int]]) -> str:
+def _os_from_notes(v: View, notes: tuple[tuple[int, int], ...]) -> str:
     """GOOS from an NT_GNU_ABI_TAG note (glibc binaries carry one; Go binaries do not)."""
     for offset, size in notes:
         pos, end = offset, offset + min(size, 65536)
