@@ -213,7 +213,8 @@ def _programs(v: View, bits: int, phoff: int, phentsize: int, phnum: int) -> _Pr
             if first_data_load is None and p_flags & _PF_W and not p_flags & _PF_X:
                 first_data_load = p_offset
         elif p_type == _PT_INTERP:
-            interp = v.cstr(p_offset, min(max(p_filesz, 1), 4096)) if v.has(p_offset, 1) else ""
+            # empty when its bytes are not in the file (separate debug files have p_filesz 0)
+            interp = v.cstr(p_offset, min(p_filesz, 4096)) if p_filesz and v.has(p_offset, 1) else ""
         elif p_type == _PT_DYNAMIC:
             dynamic = (p_offset, p_filesz)
         elif p_type == _PT_NOTE:
