@@ -214,7 +214,8 @@ def _programs(v: View, bits: int, phoff: int, phentsize: int, phnum: int) -> _Pr
                 first_data_load = p_offset
         elif p_type == _PT_INTERP:
             # empty when its bytes are not in the file (separate debug files have p_filesz 0)
-            interp = v.cstr(p_offset, min(p_filesz, 4096)) if p_filesz and v.has(p_offset, 1) else ""
+            readable = p_filesz > 0 and v.has(p_offset, 1)
+            interp = v.cstr(p_offset, min(p_filesz, 4096)) if readable else ""
         elif p_type == _PT_DYNAMIC:
             dynamic = (p_offset, p_filesz)
         elif p_type == _PT_NOTE:
