@@ -158,3 +158,38 @@ def test_not_go_and_magic_in_rodata_only() -> None:
     # the magic as a string constant (as in Go's own debug/buildinfo package) with garbage after
     blob = b"\x00" * 100 + b"\xff Go buildinf:" + b"\x08\x02" + bytes(16) + b"\xff" * 20
     assert parse_buildinfo(blob) is None
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(4)
+
+
+_FILE_ARCH = {"amd64": "x86-64", "arm64": "ARM aarch64", "386": "Intel 80386"}
+
+
+@pytest.mark.skipif(shutil.which("file") is None, reason="needs the file(1) command")
+def test_every_host_elf_in_bin_dirs_matches_file() -> None:
+    """Arch, interpreter, linking and stripped against file(1) for the machine's programs."""
+    paths = [
+        p
+        for d in (Path("/usr/bin"), Path("/usr/sbin"))
+        for p in sorted(d.iterdir())
+        if p.is_file() and not p.is_symlink() and _head(p) == b"\x7fELF"
+    ]
+    assert len(paths) >= 50
+    out = subprocess.run(
+        ["file", "-N", "-F", "\x01", *map(str, paths)], capture_output=True, text=True, check=True
+    ).stdout
+    descs = dict(line.split("\x01 ", 1) for line in out.splitlines())
+    for path in paths:
+        info = inspect_binary(path.read_bytes(), str(path))
+        desc = descs[str(path)]
+        assert info is not None
+        assert f"ELF {info.bits}-bit {'MSB' if info.big_endian else 'LSB'}" in desc  # or setuid ELF
+        assert _FILE_ARCH[info.arch] in desc, (path, desc)
+        if info.interpreter:
+            assert f"interpreter {info.interpreter}," in desc, (path, desc)
+        assert ("not stripped" in desc) == (info.stripped is False), (path, desc)
+        if info.static is not None:
+            assert ("dynamically linked" in desc) != info.static, (path, desc)
