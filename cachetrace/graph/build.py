@@ -14,6 +14,7 @@ The build is linear: every lookup goes through a dict keyed by digest, step id o
 from __future__ import annotations
 
 import gc
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from cachetrace.errors import GraphError
-from cachetrace.graph.exec_key import exec_cache_digest, record_digest
+from cachetrace.graph.exec_key import exec_cache_payload, record_digest
 from cachetrace.graph.join import JoinResult, JoinStep, join_records
 from cachetrace.graph.model import (
     DockerfileLocation,
@@ -192,31 +193,25 @@ def _outputs_of(step: Step, named: dict[str, set[int]]) -> list[int]:
 
 
 # What ``cachetrace.capture_io.redact`` writes in place of a secret-looking value (not imported:
-# the graph stays free of the capture writer). An op holding it is not the op BuildKit hashed.
+# the graph stays free of the capture writer). A hashed payload holding it is not the one
+# BuildKit hashed; a redacted value outside the key (proxy env) does not matter. Go's JSON
+# escapes ``<`` and ``>``, hence the form searched for.
 REDACTED = "<redacted>"
-
-
-def _holds(value: object, marker: str) -> bool:
-    if isinstance(value, str):
-        return marker in value
-    if isinstance(value, dict):
-        return any(_holds(v, marker) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_holds(v, marker) for v in value)
-    return False
+_REDACTED_IN_PAYLOAD = REDACTED.replace("<", "\\u003c").replace(">", "\\u003e").encode()
 
 
 def _exec_keys(step: Step, default: Platform | None) -> tuple[dict[int, str], str]:
     exec_op = step.op.exec
     if exec_op is None:
         return {}, ""
-    if _holds(step.op.raw, REDACTED):
-        return {}, "the capture redacted part of this op: its key cannot be recomputed"
     outputs = sorted({m.output for m in exec_op.mounts if m.output >= 0}) or [0]
     try:
-        digest = exec_cache_digest(step.op.raw, default_platform=default)
+        payload = exec_cache_payload(step.op.raw, default_platform=default)
     except GraphError as exc:
         return {}, str(exc)
+    if _REDACTED_IN_PAYLOAD in payload:
+        return {}, "the capture redacted part of this op: its key cannot be recomputed"
+    digest = "sha256:" + hashlib.sha256(payload).hexdigest()  # = exec_cache_digest
     return {out: record_digest(digest, out) for out in outputs}, ""
 
 
@@ -254,6 +249,8 @@ class _Builder:
         self.order: list[str] = []
         self.join_steps: list[JoinStep] = []
         self.results: dict[str, tuple[str, int]] = {}  # platform -> (result step, output)
+        # one vertex in several platforms' provenance: its exec key is computed once
+        self.key_memo: dict[str, tuple[dict[int, str], str]] = {}
 
     def run(self) -> BuildGraph:
         for platform in sorted(self.b.provenance):
@@ -293,7 +290,12 @@ class _Builder:
                     chains[out] = tuple(d.digest for d in chain)
                     for d in chain:
                         self.media.setdefault(d.digest, (d.media_type, d.size))
-            keys, key_error = _exec_keys(step, default)
+            if step.digest is None:
+                keys, key_error = _exec_keys(step, default)
+            else:
+                if step.digest not in self.key_memo:
+                    self.key_memo[step.digest] = _exec_keys(step, default)
+                keys, key_error = self.key_memo[step.digest]
             data = StepNode(
                 id=step.id,
                 platform=platform,

@@ -206,6 +206,27 @@ def test_a_redacted_op_is_not_keyed_and_joins_by_its_layers() -> None:
     )
 
 
+def test_a_redacted_proxy_env_is_outside_the_key_and_still_joins_exactly() -> None:
+    from cachetrace.graph.build import REDACTED
+
+    c = capture("busybox")
+    (p,) = c.builds[0].provenance.values()
+    steps = []
+    for step in p.steps:
+        changed = step
+        if step.id == "step6":
+            raw = json.loads(json.dumps(step.op.raw))
+            raw["Op"]["exec"]["meta"]["proxy_env"] = {"http_proxy": f"http://{REDACTED}@proxy:3128"}
+            changed = dataclasses.replace(step, op=dataclasses.replace(step.op, raw=raw))
+        steps.append(changed)
+    build = dataclasses.replace(
+        c.builds[0], provenance={"": dataclasses.replace(p, steps=tuple(steps))}
+    )
+    g = build_graph(dataclasses.replace(c, builds=(build,)))
+    assert g.step("step6").key_error == ""
+    assert g.records_of("step6")[0][1] is JoinMethod.EXACT_KEY
+
+
 SHARED_WRITERS = CAPTURES / "scenarios" / "cache-mount-shared-writers" / "default.json"
 
 
