@@ -43,7 +43,8 @@ _ASSIGN = re.compile(
     r"""(?P<name>\b[A-Za-z_][A-Za-z0-9_.]*)=(?P<value>"[^"]*"|'[^']*'|[^\s;&|"',]+)"""
 )
 _DOCKERFILE_KV = re.compile(
-    r"(?im)^(?P<head>[ \t]*(?:ARG|ENV)[ \t]+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sep>[ \t]+)(?P<value>\S.*)$"
+    r"(?im)^(?P<head>[ \t]*(?:ARG|ENV)[ \t]+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?P<sep>[ \t]+)(?P<value>\S.*)$"
 )
 _URL_USERINFO = re.compile(r"(?i)\b(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<userinfo>[^/\s@'\"]+)@")
 _TOKENS = re.compile(
@@ -65,13 +66,22 @@ _BEARER = re.compile(
     r"(?i)\b(?P<head>(?:bearer|basic|token)[ \t]+)(?P<value>[A-Za-z0-9._~+/=\-]{8,})"
 )
 _AUTH_HEADER = re.compile(
-    r"(?i)(?P<head>\b(?:authorization|x-api-key|private-token)[ \t]*:[ \t]*)(?P<value>[^\s'\"]+(?:[ \t]+[^\s'\"]+)?)"
+    r"(?i)(?P<head>\b(?:authorization|x-api-key|private-token)[ \t]*:[ \t]*)"
+    r"(?P<value>[^\s'\"]+(?:[ \t]+[^\s'\"]+)?)"
+)
+
+
+# Every pattern below needs one of these; most strings (file paths, digests) have none.
+_TRIGGER = re.compile(
+    r"=|://|gh[pousr]_|github_pat_|glpat-|AKIA|ASIA|xox|npm_|sk-|eyJ|-----BEGIN"
+    r"|(?i:bearer|basic|token|authorization|x-api-key|private-token)"
+    r"|(?im:^[ \t]*(?:ARG|ENV)[ \t])"
 )
 
 
 def redact_text(text: str) -> str:
     """Redact secrets inside one string (a command line, a log line, Dockerfile text)."""
-    if not text:
+    if not text or _TRIGGER.search(text) is None:
         return text
     out = _TOKENS.sub(REDACTED, text)
     out = _URL_USERINFO.sub(_url_sub, out)

@@ -208,7 +208,7 @@ def _record(opts: RecordOptions, progress: Progress, workdir: Path) -> RecordOut
         if client is not None:
             watch = HistoryWatch(client)
             watch.start()
-            time.sleep(0.2)  # let the history subscription reach the daemon first
+            time.sleep(0.1)  # let the history subscription reach the daemon first
         child = run_child(cmd.run_argv, env=env)
         outcome = _finish(opts, progress, cmd, client, builder, watch, child, unreachable)
         _prune_persistent(cmd, workdir, outcome)

@@ -46,7 +46,8 @@ def test_plain_names(name: str) -> None:
         ("ARG DB_PASSWORD hunter2hunter2\nRUN true", "hunter2hunter2"),
         ("AKIAABCDEFGHIJKLMNOP is the id", "AKIAABCDEFGHIJKLMNOP"),
         (
-            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n"
+            "-----END OPENSSH PRIVATE KEY-----",
             "b3BlbnNzaC1rZXk",
         ),
     ],
