@@ -22,7 +22,16 @@ from cachetrace import __version__
 from cachetrace.errors import CachetraceError
 
 # Registered subcommands, in the order --help lists them.
-COMMANDS: tuple[str, ...] = ("record", "analyze", "show", "doctor", "history", "inspect-binary", "inspect-layer", "graph")
+COMMANDS: tuple[str, ...] = (
+    "record",
+    "analyze",
+    "show",
+    "doctor",
+    "history",
+    "inspect-binary",
+    "inspect-layer",
+    "graph",
+)
 
 
 class CommandModule(Protocol):
