@@ -137,6 +137,14 @@ def test_platform_collapse(built: Callable[[str], Built]) -> None:
     assert b.go_info(arm).settings["GOARCH"] == "amd64"
 
 
+def test_platform_collapse_hardcoded(built: Callable[[str], Built]) -> None:
+    b = built("platform-collapse-hardcoded")
+    amd, arm = b.out(platform="linux/amd64") / "hello", b.out(platform="linux/arm64") / "hello"
+    assert sha256(amd) == sha256(arm)
+    assert read_elf(arm).machine == EM_X86_64
+    assert b.go_info(arm).settings["GOARCH"] == "amd64"
+
+
 def test_env_export_scope(built: Callable[[str], Built]) -> None:
     b = built("env-export-scope")
     info = b.go_info(b.out() / "hello")

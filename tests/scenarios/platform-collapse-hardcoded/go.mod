@@ -1,0 +1,3 @@
+module example.com/platformcollapsehardcoded
+
+go 1.24
