@@ -647,7 +647,7 @@ class BuildGraph:
         for export in self.build.exports:
             if export.scan is None:
                 continue
-            if (export.platform or "") == platform or (single and not export.platform):
+            if single or (export.platform or "") == platform:
                 return apply_layers([export.scan.entries])
         result = self._results.get(platform)
         if result is None:
