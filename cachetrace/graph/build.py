@@ -219,7 +219,11 @@ def build_graph(capture: Capture, build: int | str = 0) -> BuildGraph:
     """The joined graph of build ``build`` (index or ref) of ``capture``."""
     b = select_build(capture, build)
     if not b.provenance:
-        reasons = "; ".join(m.reason for m in b.missing if m.part == "provenance")
+        reasons = "; ".join(
+            m.reason.removeprefix(f"no provenance for build {b.ref}: ")
+            for m in b.missing
+            if m.part == "provenance"
+        )
         raise GraphError(f"build {b.ref} has no provenance: {reasons or 'not recorded'}")
     # The build allocates many small containers and frees none: with the cyclic collector on,
     # each generation-2 pass walks the whole loaded capture, which makes a large build
