@@ -25,7 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def engine_env() -> dict[str, str]:
     out = subprocess.run(
-        ["bash", str(REPO / "scripts" / "engine.sh"), "env"], capture_output=True, text=True,
+        ["bash", str(REPO / "scripts" / "engine.sh"), "env"],
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout
     env = dict(os.environ)
@@ -37,8 +39,9 @@ def engine_env() -> dict[str, str]:
 
 def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     t0 = time.perf_counter()
-    subprocess.run(argv, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        argv, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - t0
 
 
@@ -54,21 +57,36 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="ct-bench-"))
     env["CACHETRACE_CACHE_DIR"] = str(work / "ctcache")
     export_dir = work / "export-only"
-    build = ["docker", "buildx", "build", "-f", args.dockerfile, "--platform", args.platforms,
-             "-o", f"type=local,dest={work / 'out'}", "."]
+    build = [
+        "docker",
+        "buildx",
+        "build",
+        "-f",
+        args.dockerfile,
+        "--platform",
+        args.platforms,
+        "-o",
+        f"type=local,dest={work / 'out'}",
+        ".",
+    ]
     rec = [sys.executable, "-m", "cachetrace", "record", "-q", "-o", str(work / "c.json"), "--"]
-    lines = [f"# record overhead, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-             f"example: {args.example.relative_to(REPO) if args.example.is_relative_to(REPO) else args.example}"
-             f" ({args.platforms}); rounds per mode: {args.rounds}; machine: {os.cpu_count()} cores",
-             "", "| mode | plain median s | recorded median s | ratio | plain+export median s | export share of overhead |",
-             "|---|---|---|---|---|---|"]
+    shown = args.example.relative_to(REPO) if args.example.is_relative_to(REPO) else args.example
+    lines = [
+        f"# record overhead, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"example: {shown}"
+        f" ({args.platforms}); rounds per mode: {args.rounds}; machine: {os.cpu_count()} cores",
+        "",
+        "| mode | plain median s | recorded median s | ratio | plain+export median s "
+        "| export share of overhead |",
+        "|---|---|---|---|---|---|",
+    ]
     try:
         timed(build, env, args.example)  # warm the builder once
         timed(rec + build, env, args.example)  # and cachetrace's scan cache / export dir
         for mode in args.modes.split(","):
             extra = ["--no-cache"] if mode == "cold" else []
             cmd = build[:3] + extra + build[3:]
-            exp = cmd[:3] + ["--cache-to", f"type=local,dest={export_dir},mode=max"] + cmd[3:]
+            exp = [*cmd[:3], "--cache-to", f"type=local,dest={export_dir},mode=max", *cmd[3:]]
             a: list[float] = []
             b: list[float] = []
             c: list[float] = []
@@ -78,7 +96,9 @@ def main() -> int:
                 c.append(timed(exp, env, args.example))
             ma, mb, mc = (statistics.median(x) for x in (a, b, c))
             share = (mc - ma) / (mb - ma) if mb > ma else 0.0
-            lines.append(f"| {mode} | {ma:.3f} | {mb:.3f} | {mb / ma:.2f} | {mc:.3f} | {share:.0%} |")
+            lines.append(
+                f"| {mode} | {ma:.3f} | {mb:.3f} | {mb / ma:.2f} | {mc:.3f} | {share:.0%} |"
+            )
             print(lines[-1], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

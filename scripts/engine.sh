@@ -74,13 +74,14 @@ download_suite() {  # suite dest packages...
   (cd "$dest" && apt_suite "$suite" download -qq "$@" >/dev/null 2>&1) || return 1
 }
 
-max_glibc() {  # highest GLIBC_x.y a binary needs
-  objdump -T "$1" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n1
+max_glibc() {  # highest GLIBC_x.y a binary needs ("" when it cannot tell)
+  { objdump -T "$1" 2>/dev/null || true; } | { grep -o 'GLIBC_[0-9.]*' || true; } \
+    | sed 's/GLIBC_//' | sort -V | tail -n1
 }
 
 install_engine() {
   [ -x "$PREFIX/usr/sbin/dockerd" ] && [ -x "$CONF/cli-plugins/docker-buildx" ] && return 0
-  local have_glibc; have_glibc=$(ldd --version | head -n1 | grep -o '[0-9]*\.[0-9]*$')
+  local have_glibc; have_glibc=$(getconf GNU_LIBC_VERSION | awk '{print $2}')
   local suite
   for suite in $SUITES; do
     log "downloading docker.io, docker-cli, docker-buildx, containerd from Debian $suite"
@@ -171,7 +172,7 @@ ensure_images() {
     local r=$STATE/rootfs/go; rm -rf "$r"
     busybox_rootfs "$r"
     for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$r"; done
-    local gobin; gobin=$(ls -d "$r"/usr/lib/go-*/bin | head -n1); gobin=${gobin#"$r"}
+    local gobins=("$r"/usr/lib/go-*/bin); local gobin=${gobins[0]#"$r"}
     tar -C "$r" -c . | dk import --platform linux/amd64 \
       --change "ENV PATH=$gobin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
       --change 'ENV HOME=/root' --change 'ENV CGO_ENABLED=0' --change 'ENV GOTOOLCHAIN=local' \
