@@ -85,10 +85,17 @@ def redact_text(text: str) -> str:
         return text
     out = _TOKENS.sub(REDACTED, text)
     out = _URL_USERINFO.sub(_url_sub, out)
-    out = _AUTH_HEADER.sub(lambda m: m.group("head") + REDACTED, out)
+    out = _AUTH_HEADER.sub(_header_sub, out)
     out = _BEARER.sub(_bearer_sub, out)
     out = _ASSIGN.sub(_assign_sub, out)
     return _DOCKERFILE_KV.sub(_dockerfile_sub, out)
+
+
+def _is_reference(value: str) -> bool:
+    """A shell/Dockerfile reference (``$TOKEN``, ``${TOKEN}``, ``$(cat /run/secrets/x)``)
+    names where a secret comes from; it is not the secret, and redacting it would hide how
+    the build gets its credentials."""
+    return value.lstrip("\"'").startswith("$")
 
 
 def _url_sub(m: re.Match[str]) -> str:
@@ -97,12 +104,21 @@ def _url_sub(m: re.Match[str]) -> str:
     return m.group("scheme") + REDACTED + "@"
 
 
+def _header_sub(m: re.Match[str]) -> str:
+    value = m.group("value")
+    if _is_reference(value.split()[-1]):
+        return m.group(0)
+    return m.group("head") + REDACTED
+
+
 def _bearer_sub(m: re.Match[str]) -> str:
-    return m.group("head") + REDACTED if m.group("value") != REDACTED else m.group(0)
+    value = m.group("value")
+    return m.group(0) if value == REDACTED or _is_reference(value) else m.group("head") + REDACTED
 
 
 def _assign_sub(m: re.Match[str]) -> str:
-    if is_secret_name(m.group("name")) and m.group("value") not in ("", REDACTED):
+    value = m.group("value")
+    if is_secret_name(m.group("name")) and value not in ("", REDACTED) and not _is_reference(value):
         return f"{m.group('name')}={REDACTED}"
     value = m.group("value")
     if "=" in value:  # e.g. --build-arg=NPM_TOKEN=value: look inside the value too
