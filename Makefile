@@ -40,8 +40,11 @@ imports: $(STAMP)
 
 check: lint types imports test
 
+# Benchmarks write their results to bench/RESULTS-*.md (see each script's docstring).
 bench: $(STAMP) engine
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench.layer_scan
+	$(BIN)/python -m bench.graph_scale
+	$(BIN)/python -m bench.record_overhead
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

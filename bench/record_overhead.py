@@ -5,7 +5,9 @@ ratio of median wall times. Modes: ``warm`` (a cached rebuild) and ``cold`` (``-
 A third arm, plain build + the local cache export alone, shows how much of the overhead is the
 cache export. Runs against the project's engine (``scripts/engine.sh up`` first).
 
-    python -m bench.record_overhead [--example examples/go-multiarch] [--rounds 5]
+    python -m bench.record_overhead [--example examples/go-multiarch] [--rounds 5] [--out FILE]
+
+Results go to bench/RESULTS-record.md.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def main() -> int:
     ap.add_argument("--platforms", default="linux/amd64,linux/arm64")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--modes", default="warm,cold")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS-record.md")
     args = ap.parse_args()
     env = engine_env()
     work = Path(tempfile.mkdtemp(prefix="ct-bench-"))
@@ -102,7 +105,10 @@ def main() -> int:
             print(lines[-1], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("\n".join(lines))
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.out:
+        args.out.write_text(text)
     return 0
 
 
