@@ -34,7 +34,8 @@ def render(capture: Capture) -> Iterator[str]:
     if capture.builder is not None:
         b = capture.builder
         version = b.buildkit.version if b.buildkit else "?"
-        yield f"builder: {b.name} ({b.driver or 'unknown driver'}), BuildKit {version}"
+        engine = f", Docker Engine {b.engine_version}" if b.engine_version else ""
+        yield f"builder: {b.name} ({b.driver or 'unknown driver'}), BuildKit {version}{engine}"
     for build in capture.builds:
         yield ""
         yield from _build(build)

@@ -68,14 +68,18 @@ def capture_name(builder: str, ref: str) -> str:
 
 
 def _builder_info(client: BuildkitClient, endpoint: Endpoint) -> Builder:
+    from cachetrace.buildkit.docker_api import engine_version
+
     info = client.info()
     workers = client.workers()
+    engine = engine_version(endpoint.docker_host, endpoint.tls) if endpoint.docker_host else None
     return Builder(
         name=endpoint.builder or endpoint.address,
         endpoint=endpoint.description,
         driver=endpoint.driver or "",
         buildkit=info,
         workers=workers,
+        engine_version=engine,
     )
 
 

@@ -68,6 +68,7 @@ def test_single_platform_build_is_captured_whole(engine: Engine, tmp_path: Path)
     assert cap.invocation.kind is CommandKind.BUILDX_BUILD
     assert "--metadata-file" in cap.invocation.added_flags
     assert cap.builder is not None and cap.builder.workers
+    assert cap.builder.engine_version and cap.builder.engine_version[0].isdigit()
     (build,) = cap.builds
     assert build.status_source is StatusSource.LIVE
     runs = [v for v in build.vertices if "RUN" in v.name or "/bin/sh" in v.name]
@@ -237,3 +238,48 @@ def test_unreachable_builder_fails_before_the_child(engine: Engine, tmp_path: Pa
     assert rec.proc.returncode == 3
     assert rec.proc.stderr.count("\n") == 1 and "Traceback" not in rec.proc.stderr
     assert not marker.exists() and not rec.path.exists()
+
+
+def test_no_fail_runs_the_command_anyway(engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\n")
+    rec = record(
+        engine,
+        tmp_path,
+        ["docker", "buildx", "build", "."],
+        extra=["--no-fail"],
+        env={"DOCKER_HOST": f"unix://{tmp_path}/nope.sock"},
+    )
+    assert rec.proc.returncode == 1  # docker's own failure, passed through
+    assert "running the command anyway" in rec.proc.stderr
+    cap = rec.capture
+    assert cap.builder is None and not cap.complete
+    assert any("builder unreachable" in r for r in cap.incomplete_reasons)
+
+
+def test_record_ref_captures_a_finished_build(engine: Engine, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\nRUN echo later > /later\n")
+    engine.docker("buildx", "build", "--metadata-file", str(tmp_path / "m.json"), str(tmp_path))
+    ref = json.loads((tmp_path / "m.json").read_text())["buildx.build.ref"].rsplit("/", 1)[-1]
+    out = tmp_path / "from-history.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cachetrace", "record", "--ref", ref, "-o", str(out)],
+        env=engine.env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    from cachetrace.capture_io.files import load_capture
+
+    cap = load_capture(out)
+    assert cap.invocation.kind is CommandKind.HISTORY
+    (build,) = cap.builds
+    assert build.ref == ref and build.complete
+    assert build.status_source is StatusSource.REPLAY
+    assert build.provenance[""].steps_of(OpKind.EXEC)
+    missing = {m.part: m.reason for m in build.missing}
+    assert "--cache-dir" in missing["cache_export"]
