@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ RECORDED = sorted(CAPTURES.glob("*/*.json"))
 pytestmark = pytest.mark.skipif(not RECORDED, reason="no recorded scenario captures")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _findings(path: Path):  # type: ignore[no-untyped-def]
     return run_rules(load_capture(path))
 

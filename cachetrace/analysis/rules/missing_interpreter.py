@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cachetrace.model.llb import OpKind
+
 from ..common import describe_binary, make_finding, step_where
 from ..context import BuildContext
 from ..finding import Evidence, EvidenceKind, Finding, Severity
 from ..rule import Rule
+from .wrong_arch_output import is_program
 
 ID = "missing-interpreter"
 _MUSL = "/lib/ld-musl-"
@@ -20,13 +23,18 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
         if fs is None:
             continue
         loaders = [p for p in fs.paths() if "/ld-" in p and ".so" in p]
+        target_os = platform.partition("/")[0]
         for path, origin in sorted(pv.final_files.items()):
             b = origin.binary
-            if b is None or not b.interpreter or b.truncated:
+            if b is None or not b.interpreter or b.truncated or not is_program(b):
                 continue
+            if not origin.entry.mode & 0o111 or (b.os and b.os != target_os):
+                continue  # not executable here (test data, another OS's binary)
             if fs.exists(b.interpreter):
                 continue
             producer = origin.step
+            if producer is not None and producer.step.op.kind is OpKind.SOURCE:
+                continue  # shipped by the base image as it is, not made by this build
             evidence = [
                 Evidence(EvidenceKind.BINARY, f"{path}: {describe_binary(b)}", platform),
             ]

@@ -143,7 +143,12 @@ def _finding(
     return make_finding(
         ID,
         severity,
-        f"compile step shared by {len(platforms)} target platforms: one key, one result",
+        f"compile step shared by {len(platforms)} target platforms: one key, one result"
+        + (
+            " (a build-platform tool: none of its binaries reaches an output)"
+            if severity is Severity.INFO
+            else ""
+        ),
         view=first,
         step=first.ref(platforms),
         evidence=evidence,

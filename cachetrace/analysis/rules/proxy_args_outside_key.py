@@ -22,10 +22,16 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
         exec_op = first.exec
         if exec_op is None or exec_op.meta.proxy_env is None:
             continue
-        proxies = exec_op.meta.proxy_env.as_dict()
+        in_env = {name.lower() for name in first.env()}
+        # With an ARG line the variable is also in env (and so in the key): not outside.
+        proxies = {k: v for k, v in exec_op.meta.proxy_env.as_dict().items() if k not in in_env}
         if not proxies:
             continue
-        request_args = sorted(k for k in first.provenance.request.build_args if is_proxy_arg(k))
+        request_args = sorted(
+            k
+            for k in first.provenance.request.build_args
+            if is_proxy_arg(k) and k.lower() in proxies
+        )
         fetching = [c.text for c in parse(first.command()) if fetches(c)]
         networked = has_network(exec_op)
         severity = Severity.WARNING if networked and fetching else Severity.INFO
@@ -46,7 +52,9 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
             )
         kv = first.key_view()
         if kv is not None and kv.outside_of(OutsideKind.PROXY_ENV):
-            names = ", ".join(o.name for o in kv.outside_of(OutsideKind.PROXY_ENV))
+            names = ", ".join(
+                o.name for o in kv.outside_of(OutsideKind.PROXY_ENV) if o.name in proxies
+            )
             evidence.append(
                 Evidence(
                     EvidenceKind.KEY,

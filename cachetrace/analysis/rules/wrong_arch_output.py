@@ -59,6 +59,8 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
             b = found.binary
             if b is None or not is_program(b) or (b.truncated and not b.arch):
                 continue
+            if not found.entry.mode & 0o111:
+                continue  # not executable: data that happens to be ELF (test fixtures)
             why = mismatch(b, target)
             if not why:
                 continue

@@ -1,0 +1,3 @@
+module example.com/fp
+
+go 1.24
