@@ -93,16 +93,20 @@ def run_rules(
                 )
             builds = (builds[build],)
         first = build or 0
-        contexts = [BuildContext(build_graph(target, first + i)) for i in range(len(builds))]
+        indexes = [first + i for i in range(len(builds))]
+        if build is None:  # every build: skip the ones with nothing to analyse (failed ones)
+            indexes = [i for i in indexes if target.builds[i].provenance] or indexes[:1]
+        contexts = [(i, BuildContext(build_graph(target, i))) for i in indexes]
+        several = len(target.builds) > 1
     elif isinstance(target, (Build, BuildGraph)):
-        contexts = [BuildContext(target)]
+        contexts, several = [(0, BuildContext(target))], False
     else:
-        contexts = [target]
+        contexts, several = [(0, target)], False
     findings: dict[str, Finding] = {}
-    for index, ctx in enumerate(contexts):
+    for index, ctx in contexts:
         for rule in selected:
             for found in rule.check(ctx):
                 # a bake: the same Dockerfile line may be in several targets
-                f = replace(found, id=f"{found.id}-b{index}") if len(contexts) > 1 else found
+                f = replace(found, id=f"{found.id}-b{index}") if several else found
                 findings.setdefault(f.id, f)
     return tuple(sorted(findings.values(), key=_sort_key))

@@ -12,8 +12,10 @@ from ..common import arch_name, describe_binary, make_finding, shown, step_where
 from ..context import BuildContext, FileOrigin, PlatformView
 from ..finding import Evidence, EvidenceKind, Finding, Severity
 from ..rule import Rule
+from ..shell import parse
 
 ID = "wrong-arch-output"
+_NO_TARGET = "none (no TARGETOS, TARGETARCH, GOOS or GOARCH in env or command)"
 
 
 def is_program(b: BinaryInfo) -> bool:
@@ -111,20 +113,19 @@ def check(ctx: BuildContext) -> Iterator[Finding]:
                         )
                         if made.exec is not None:
                             env = made.env()
-                            named = [
-                                f"{k}={env[k]}"
-                                for k in ("TARGETOS", "TARGETARCH", "GOOS", "GOARCH")
-                                if k in env
+                            names = ("TARGETOS", "TARGETARCH", "GOOS", "GOARCH")
+                            named = [f"{k}={env[k]}" for k in names if k in env]
+                            named += [
+                                f"{k}={v} (in the command)"
+                                for c in parse(made.command())
+                                for k, v in (*c.assignments, *c.exports)
+                                if k in names
                             ]
                             evidence.append(
                                 Evidence(
                                     EvidenceKind.ENV,
-                                    "its env names "
-                                    + (
-                                        ", ".join(named)
-                                        if named
-                                        else "no target (no TARGETOS, TARGETARCH, GOOS or GOARCH)"
-                                    )
+                                    "the target that step names: "
+                                    + (", ".join(named) if named else _NO_TARGET)
                                     + f"; command `{shown(made.command(), 160)}`",
                                     platform,
                                 )
