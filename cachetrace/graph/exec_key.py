@@ -37,6 +37,7 @@ from typing import Any, Literal, TypeAlias
 from cachetrace.errors import GraphError
 from cachetrace.graph.gojson import dumps
 from cachetrace.model.oci import Platform
+from cachetrace.outputs.paths import clean as clean_path
 
 __all__ = [
     "EXEC_CACHE_TYPE",
@@ -401,16 +402,7 @@ _CONTENT_CACHE_ON, _CONTENT_CACHE_OFF = 1, 2
 
 def _go_path_join_root(selector: str) -> str:
     """Go's ``path.Join("/", selector)``: cleaned, absolute, no trailing slash."""
-    parts: list[str] = []
-    for part in selector.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(part)
-    return "/" + "/".join(parts)
+    return clean_path(selector)
 
 
 def exec_input_deps(

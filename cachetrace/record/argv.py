@@ -116,6 +116,16 @@ def _outputs(args: Sequence[str], cwd: Path) -> tuple[OutputSpec, ...]:
     )
 
 
+def _metadata_file(rest: Sequence[str], cwd: Path, workdir: Path, added: list[str]) -> Path:
+    """The user's ``--metadata-file`` if given (then it is read there), else ours, added."""
+    user = _flag_values(rest, {"--metadata-file"})
+    if user:
+        return (cwd / user[-1]).resolve()
+    ours = workdir / "metadata.json"
+    added += ["--metadata-file", str(ours)]
+    return ours
+
+
 def _local_cache_dirs(values: Sequence[str], cwd: Path, key: str = "dest") -> list[Path]:
     dirs = []
     for value in values:
@@ -235,12 +245,7 @@ def _prepare_build(
     rest = argv[at:]
     builder = builder or next(iter(_flag_values(rest, {"--builder"})), None)
     added: list[str] = []
-    user_meta = _flag_values(rest, {"--metadata-file"})
-    if user_meta:
-        metadata = (cwd / user_meta[-1]).resolve()
-    else:
-        metadata = workdir / "metadata.json"
-        added += ["--metadata-file", str(metadata)]
+    metadata = _metadata_file(rest, cwd, workdir, added)
     cache_to = _flag_values(rest, {"--cache-to"})
     dirs = _local_cache_dirs(cache_to, cwd)
     note: str | None = None
@@ -285,12 +290,7 @@ def _prepare_bake(
     rest = argv[at:]
     builder = builder or next(iter(_flag_values(rest, {"--builder"})), None)
     added: list[str] = []
-    user_meta = _flag_values(rest, {"--metadata-file"})
-    if user_meta:
-        metadata = (cwd / user_meta[-1]).resolve()
-    else:
-        metadata = workdir / "metadata.json"
-        added += ["--metadata-file", str(metadata)]
+    metadata = _metadata_file(rest, cwd, workdir, added)
     return BuildCommand(
         kind=CommandKind.BAKE,
         argv=tuple(argv),
@@ -366,12 +366,7 @@ def _prepare_buildctl(
     at = i + 1
     rest = argv[at:]
     added: list[str] = []
-    user_meta = _flag_values(rest, {"--metadata-file"})
-    if user_meta:
-        metadata = (cwd / user_meta[-1]).resolve()
-    else:
-        metadata = workdir / "metadata.json"
-        added += ["--metadata-file", str(metadata)]
+    metadata = _metadata_file(rest, cwd, workdir, added)
     dirs = _local_cache_dirs(_flag_values(rest, {"--export-cache"}), cwd)
     note = None
     if not cache_export:
