@@ -31,6 +31,7 @@ COMMANDS: tuple[str, ...] = (
     "inspect-binary",
     "inspect-layer",
     "graph",
+    "diff",
 )
 
 
