@@ -9,6 +9,7 @@ local outputs.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,27 +71,64 @@ def wait_record(client: BuildkitClient, ref: str, timeout: float = RECORD_WAIT) 
         time.sleep(0.2)
 
 
+REPLAY_WAIT = 20.0
+
+
 def _status(
     client: BuildkitClient, watch: HistoryWatch | None, record: HistoryRecord | None, ref: str
 ) -> tuple[BuildStatus | None, StatusSource, str | None]:
+    """The build's status: the live stream if it ran to its end, else a replay.
+
+    A finished record's log blob is the replay of choice (a plain read that always ends); the
+    ``Status`` call is the fallback, bounded, because for some finished builds BuildKit keeps
+    that stream open without sending anything (seen on Docker 28.5.2 with a failed build).
+    """
     watched = watch.builds().get(ref) if watch is not None else None
     if watched is not None and watched.stream_ended and watched.status.updates:
         return watched.status, StatusSource.LIVE, None
-    why = (
+    problems = [
         f"live stream broke ({watched.stream_error})"
         if watched is not None and watched.stream_error
+        else "the live stream did not end"
+        if watched is not None
         else "the live stream was not seen"
-    )
-    try:
-        return BuildStatus.from_updates(client.status(ref)), StatusSource.REPLAY, None
-    except CachetraceError as exc:
-        first = str(exc)
-    if record is not None:
+    ]
+    if record is not None and record.logs is not None:
         try:
             return BuildStatus.from_updates(client.status_log(record)), StatusSource.REPLAY, None
         except CachetraceError as exc:
-            first = f"{first}; {exc}"
-    return None, StatusSource.NONE, f"{why}; replay failed: {first}"
+            problems.append(str(exc))
+    replay = BuildStatus()
+    done = threading.Event()
+    failure: list[str] = []
+
+    def read() -> None:
+        try:
+            for update in client.status(ref):
+                replay.apply(update)
+        except CachetraceError as exc:
+            failure.append(str(exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=read, name=f"cachetrace-replay-{ref}", daemon=True).start()
+    finished = done.wait(REPLAY_WAIT)
+    if finished and not failure and replay.updates:
+        return replay, StatusSource.REPLAY, None
+    if failure:
+        problems.append(failure[0])
+    elif not finished:
+        problems.append(f"Status replay sent nothing conclusive within {REPLAY_WAIT:.0f} s")
+    best = (
+        replay if replay.updates else watched.status if watched and watched.status.updates else None
+    )
+    if best is not None:
+        return (
+            best,
+            StatusSource.REPLAY if best is replay else StatusSource.LIVE,
+            "; ".join([*problems, "the status kept is partial"]),
+        )
+    return None, StatusSource.NONE, "; ".join(problems)
 
 
 def _layer_descriptors(
@@ -218,7 +256,9 @@ def collect_build(
         try:
             cache = read_cache_export(job.cache_dir)
         except CachetraceError as exc:
-            missing.append(Missing("cache_export", str(exc)))
+            failed = record is None or record.error is not None or bool(child_failed)
+            why = "the build did not finish, so BuildKit exported no cache; " if failed else ""
+            missing.append(Missing("cache_export", f"{why}{exc}"))
 
     layers: tuple[LayerOutput, ...] = ()
     exports: tuple[ExportedOutput, ...] = ()

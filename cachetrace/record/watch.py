@@ -47,16 +47,18 @@ class HistoryWatch:
                 if self._closed.is_set():
                     return
                 if event.type is HistoryEventType.STARTED:
-                    self._started(event.record.ref)
+                    self._started(event.record.ref, event.record.created_at)
         except CachetraceError as exc:
             if not self._closed.is_set():
                 self.error = str(exc)
 
-    def _started(self, ref: str) -> None:
+    def _started(self, ref: str, created_at: float | None) -> None:
         with self._lock:
             if ref in self._builds:
                 return
-            build = WatchedBuild(ref, time.time())
+            # when the build was created, not when we heard of it: the subscription also
+            # lists builds that were already running (or stuck) before the child started
+            build = WatchedBuild(ref, created_at if created_at is not None else time.time())
             self._builds[ref] = build
         t = threading.Thread(
             target=self._read_status, args=(build,), name=f"cachetrace-status-{ref}", daemon=True
