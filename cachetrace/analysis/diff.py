@@ -233,8 +233,9 @@ def _pair_steps(
         used_b.add(j)
 
     pairs: list[tuple[StepNode | None, StepNode | None]] = []
+    partner_of = {j: i for i, j in matched.items()}
     for j, sb in enumerate(b):
-        partner = next((i for i, jj in matched.items() if jj == j), None)
+        partner = partner_of.get(j)
         pairs.append((a[partner] if partner is not None else None, sb))
     pairs.extend((sa, None) for i, sa in enumerate(a) if i not in matched)
     return pairs
