@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,7 @@ def test_content_digest_survives_no_cache_rebuilds(engine: Engine, tmp_path: Pat
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(STEP.format(word="hello"))
     first = _build(engine, ctx, tmp_path / "a", "--no-cache")
+    time.sleep(1.2)  # tar mtimes have 1 s granularity: make the rebuild's mtimes differ
     second = _build(engine, ctx, tmp_path / "b", "--no-cache", compression="zstd")
     (ctx / "Dockerfile").write_text(STEP.format(word="hellO"))
     changed = _build(engine, ctx, tmp_path / "c", "--no-cache")
