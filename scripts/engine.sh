@@ -16,7 +16,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${CACHETRACE_ENGINE_DIR:-$HERE/.engine}
 PREFIX=$STATE/prefix
 CONF=$STATE/docker-config
-SOCK=$STATE/docker.sock
+# Unix socket paths are limited to 108 bytes and containerd nests its sockets deep under the
+# exec root, so sockets live under a short per-state directory in /run, not under $STATE.
+RUNDIR=/run/cachetrace-$(printf '%s' "$STATE" | sha256sum | cut -c1-12)
+SOCK=$RUNDIR/docker.sock
 PIDFILE=$STATE/docker.pid
 BRIDGE=${CACHETRACE_ENGINE_BRIDGE:-ctbr0}
 BRIDGE_CIDR=${CACHETRACE_ENGINE_BRIDGE_CIDR:-172.29.0.1/16}
@@ -119,7 +122,7 @@ ensure_bridge() {
 
 start_daemon() {
   running && return 0
-  mkdir -p "$STATE/root" "$STATE/exec"
+  mkdir -p "$STATE/root" "$RUNDIR/exec"
   cat >"$STATE/daemon.json" <<JSON
 {"iptables": false, "ip6tables": false, "features": {"containerd-snapshotter": true}, "bridge": "$BRIDGE"}
 JSON
@@ -127,7 +130,7 @@ JSON
   log "starting dockerd (socket $SOCK)"
   PATH=$PREFIX/usr/bin:$PREFIX/usr/sbin:/usr/sbin:/usr/bin:/sbin:/bin \
     setsid nohup "$PREFIX/usr/sbin/dockerd" --config-file "$STATE/daemon.json" \
-    --data-root "$STATE/root" --exec-root "$STATE/exec" --host "unix://$SOCK" \
+    --data-root "$STATE/root" --exec-root "$RUNDIR/exec" --host "unix://$SOCK" \
     --pidfile "$PIDFILE" >"$STATE/dockerd.log" 2>&1 </dev/null 9>&- &
   local i
   for i in $(seq 1 120); do
