@@ -32,48 +32,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from cachetrace.buildkit.llb_ops import decode_op
+from cachetrace.buildkit.provenance_json import Obj, kind
 from cachetrace.errors import ProtocolError
 from cachetrace.model import JSONValue
 from cachetrace.model.llb import (
-    BuildOp,
-    CacheOpt,
-    CacheSharing,
-    CDIDevice,
     ConfigSource,
-    ContentCache,
-    DiffOp,
-    ExecMeta,
-    ExecOp,
-    FileAction,
-    FileActionKind,
-    FileOp,
-    HostIP,
     Location,
     Material,
-    MergeOp,
-    Mount,
-    MountType,
-    NetworkMode,
-    Op,
-    OpKind,
     Position,
     Provenance,
     ProvenanceMode,
-    ProxyEnv,
     Range,
     Request,
     RunMetadata,
-    SecretEnv,
-    SecretOpt,
-    SecurityMode,
     SessionRef,
     SlsaVersion,
     SourceFile,
-    SourceOp,
-    SSHOpt,
     Step,
     StepInput,
-    Ulimit,
 )
 from cachetrace.model.oci import Descriptor, Platform
 
@@ -92,18 +69,6 @@ _BUILDKIT_METADATA_V02 = "https://mobyproject.org/buildkit@v1#metadata"
 _BUILDKIT_HERMETIC_V02 = "https://mobyproject.org/buildkit@v1#hermetic"
 _BUILD_ARG = "build-arg:"
 
-_MOUNT_TYPES = {
-    0: MountType.BIND,
-    1: MountType.SECRET,
-    2: MountType.SSH,
-    3: MountType.CACHE,
-    4: MountType.TMPFS,
-}
-_SHARING = {0: CacheSharing.SHARED, 1: CacheSharing.PRIVATE, 2: CacheSharing.LOCKED}
-_NETWORK = {0: NetworkMode.SANDBOX, 1: NetworkMode.HOST, 2: NetworkMode.NONE}
-_SECURITY = {0: SecurityMode.SANDBOX, 1: SecurityMode.INSECURE}
-_CONTENT_CACHE = {0: ContentCache.DEFAULT, 1: ContentCache.ON, 2: ContentCache.OFF}
-_OP_KINDS = {k.value: k for k in OpKind if k not in (OpKind.NONE, OpKind.UNKNOWN)}
 _STEP_ID = re.compile(r"step(0|[1-9][0-9]*)")
 _RFC3339 = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
@@ -121,7 +86,7 @@ def decode_provenance(data: bytes | str, *, result_platform: Platform | None = N
         doc = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ProtocolError(f"provenance is not JSON: {e}") from None
-    top = _Obj(doc, "$")
+    top = Obj(doc, "$")
     top = _unwrap_dsse(top)
     predicate_type = top.text("predicateType")
     subjects: tuple[Material, ...] = ()
@@ -154,117 +119,7 @@ def decode_provenance(data: bytes | str, *, result_platform: Platform | None = N
     return _assemble(parts, subjects, result_platform)
 
 
-# --- a small path-aware reader over decoded JSON ----------------------------------------
-
-
-class _Obj:
-    """A JSON object with its path, for one-line errors. Go's ``null`` reads as absent."""
-
-    __slots__ = ("d", "path")
-
-    def __init__(self, value: object, path: str) -> None:
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            raise ProtocolError(f"provenance {path}: expected an object, got {_kind(value)}")
-        self.d: dict[str, Any] = value
-        self.path = path
-
-    def __contains__(self, key: str) -> bool:
-        return self.d.get(key) is not None
-
-    def _at(self, key: str) -> str:
-        return f"{self.path}.{key}" if key.isidentifier() else f"{self.path}[{key!r}]"
-
-    def raw(self, key: str) -> JSONValue:
-        return self.d.get(key)
-
-    def obj(self, key: str) -> _Obj:
-        return _Obj(self.d.get(key), self._at(key))
-
-    def opt_obj(self, key: str) -> _Obj | None:
-        return self.obj(key) if key in self else None
-
-    def text(self, key: str, default: str = "") -> str:
-        v = self.d.get(key)
-        if v is None:
-            return default
-        if not isinstance(v, str):
-            raise ProtocolError(f"provenance {self._at(key)}: expected a string, got {_kind(v)}")
-        return v
-
-    def num(self, key: str, default: int = 0) -> int:
-        v = self.d.get(key)
-        if v is None:
-            return default
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ProtocolError(f"provenance {self._at(key)}: expected an integer, got {_kind(v)}")
-        return v
-
-    def flag(self, key: str) -> bool:
-        v = self.d.get(key)
-        if v is None:
-            return False
-        if not isinstance(v, bool):
-            raise ProtocolError(f"provenance {self._at(key)}: expected a boolean, got {_kind(v)}")
-        return v
-
-    def array(self, key: str) -> list[Any]:
-        v = self.d.get(key)
-        if v is None:
-            return []
-        if not isinstance(v, list):
-            raise ProtocolError(f"provenance {self._at(key)}: expected a list, got {_kind(v)}")
-        return v
-
-    def objs(self, key: str) -> list[_Obj]:
-        at = self._at(key)
-        return [_Obj(v, f"{at}[{i}]") for i, v in enumerate(self.array(key))]
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        at = self._at(key)
-        out = []
-        for i, v in enumerate(self.array(key)):
-            if not isinstance(v, str):
-                raise ProtocolError(f"provenance {at}[{i}]: expected a string, got {_kind(v)}")
-            out.append(v)
-        return tuple(out)
-
-    def nums(self, key: str) -> tuple[int, ...]:
-        at = self._at(key)
-        out = []
-        for i, v in enumerate(self.array(key)):
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise ProtocolError(f"provenance {at}[{i}]: expected an integer, got {_kind(v)}")
-            out.append(v)
-        return tuple(out)
-
-    def text_map(self, key: str) -> dict[str, str]:
-        m = self.obj(key)
-        return {k: m.text(k) for k in m.d}
-
-    def enum(self, key: str, table: dict[int, Any]) -> Any:
-        n = self.num(key)
-        if n not in table:
-            raise ProtocolError(f"provenance {self._at(key)}: unknown value {n}")
-        return table[n]
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the string {value[:40]!r}"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
-
-
-def _unwrap_dsse(top: _Obj) -> _Obj:
+def _unwrap_dsse(top: Obj) -> Obj:
     """A DSSE envelope (``payloadType``, base64 ``payload``) gives the statement inside."""
     if "payload" not in top or "payloadType" not in top:
         return top
@@ -275,7 +130,7 @@ def _unwrap_dsse(top: _Obj) -> _Obj:
         inner = json.loads(base64.b64decode(top.text("payload"), validate=True))
     except (binascii.Error, ValueError) as e:
         raise ProtocolError(f"DSSE envelope payload is not base64 JSON: {e}") from None
-    return _Obj(inner, "$.payload")
+    return Obj(inner, "$.payload")
 
 
 # --- the two SLSA layouts, reduced to the same parts ------------------------------------
@@ -289,18 +144,18 @@ class _Parts:
     build_type: str
     builder_id: str
     builder_version: dict[str, str]
-    materials: list[_Obj]
+    materials: list[Obj]
     config_source: ConfigSource
-    request: _Obj
+    request: Obj
     builder_platform: str
     dockerfile_version: str
     environment: dict[str, JSONValue]
-    build_config: _Obj | None
-    buildkit: _Obj
+    build_config: Obj | None
+    buildkit: Obj
     metadata: RunMetadata
 
 
-def _parts_v02(p: _Obj) -> _Parts:
+def _parts_v02(p: Obj) -> _Parts:
     inv = p.obj("invocation")
     cs = inv.obj("configSource")
     env = inv.obj("environment")
@@ -332,7 +187,7 @@ def _parts_v02(p: _Obj) -> _Parts:
     )
 
 
-def _parts_v1(p: _Obj) -> _Parts:
+def _parts_v1(p: Obj) -> _Parts:
     bd = p.obj("buildDefinition")
     ext = bd.obj("externalParameters")
     cs = ext.obj("configSource")
@@ -368,7 +223,7 @@ def _parts_v1(p: _Obj) -> _Parts:
     )
 
 
-def _time(o: _Obj, key: str) -> float | None:
+def _time(o: Obj, key: str) -> float | None:
     """RFC 3339 (Go ``time.Time`` JSON, nanoseconds) to seconds since the epoch."""
     text = o.text(key)
     if not text:
@@ -442,18 +297,18 @@ def _request(parts: _Parts) -> Request:
     )
 
 
-def _material(o: _Obj, uri_key: str) -> Material:
+def _material(o: Obj, uri_key: str) -> Material:
     return Material(o.text(uri_key), o.text_map("digest"))
 
 
-def _layers(o: _Obj) -> dict[str, tuple[tuple[Descriptor, ...], ...]]:
+def _layers(o: Obj) -> dict[str, tuple[tuple[Descriptor, ...], ...]]:
     out: dict[str, tuple[tuple[Descriptor, ...], ...]] = {}
     for ref, chains in o.d.items():
         at = o._at(ref)
         if not isinstance(chains, list):
-            raise ProtocolError(f"provenance {at}: expected a list, got {_kind(chains)}")
+            raise ProtocolError(f"provenance {at}: expected a list, got {kind(chains)}")
         out[ref] = tuple(
-            tuple(_descriptor(_Obj(d, f"{at}[{i}][{j}]")) for j, d in enumerate(_as_list(c, at)))
+            tuple(_descriptor(Obj(d, f"{at}[{i}][{j}]")) for j, d in enumerate(_as_list(c, at)))
             for i, c in enumerate(chains)
         )
     return out
@@ -463,23 +318,23 @@ def _as_list(value: object, at: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ProtocolError(f"provenance {at}: expected a list, got {_kind(value)}")
+        raise ProtocolError(f"provenance {at}: expected a list, got {kind(value)}")
     return value
 
 
-def _descriptor(o: _Obj) -> Descriptor:
+def _descriptor(o: Obj) -> Descriptor:
     return Descriptor(
         o.text("mediaType"), o.text("digest"), o.num("size"), o.text_map("annotations")
     )
 
 
-def _source_file(o: _Obj) -> SourceFile:
+def _source_file(o: Obj) -> SourceFile:
     data = o.text("data")
     try:
         text = base64.b64decode(data, validate=True).decode("utf-8", errors="replace")
     except binascii.Error:
         raise ProtocolError(f"provenance {o.path}.data: not base64") from None
-    steps, mapping = _steps(o, _Obj({}, o.path))
+    steps, mapping = _steps(o, Obj({}, o.path))
     return SourceFile(
         filename=o.text("filename"),
         language=o.text("language"),
@@ -489,7 +344,7 @@ def _source_file(o: _Obj) -> SourceFile:
     )
 
 
-def _steps(config: _Obj, locations: _Obj) -> tuple[tuple[Step, ...], dict[str, str]]:
+def _steps(config: Obj, locations: Obj) -> tuple[tuple[Step, ...], dict[str, str]]:
     """``llbDefinition`` + ``digestMapping`` (in a buildConfig or a source info) to steps."""
     mapping = config.text_map("digestMapping")
     digest_of: dict[str, str] = {}
@@ -506,7 +361,7 @@ def _steps(config: _Obj, locations: _Obj) -> tuple[tuple[Step, ...], dict[str, s
             raise ProtocolError(f"provenance {o.path}.id: expected 'step{i}', got {step_id!r}")
         step = Step(
             id=step_id,
-            op=_op(o.obj("op")),
+            op=decode_op(o.obj("op")),
             digest=digest_of.get(step_id),
             inputs=tuple(_step_input(v, f"{o.path}.inputs") for v in o.texts("inputs")),
             locations=tuple(_location(loc) for loc in locations.obj(step_id).objs("locations")),
@@ -529,7 +384,7 @@ def _step_input(ref: str, at: str) -> StepInput:
     return StepInput(step, int(out))
 
 
-def _location(o: _Obj) -> Location:
+def _location(o: Obj) -> Location:
     return Location(
         source_index=o.num("sourceIndex"),
         ranges=tuple(
@@ -538,171 +393,8 @@ def _location(o: _Obj) -> Location:
     )
 
 
-def _position(o: _Obj) -> Position:
+def _position(o: Obj) -> Position:
     return Position(o.num("line"), o.num("character"))
 
 
 # --- ops --------------------------------------------------------------------------------
-
-
-def _op(o: _Obj) -> Op:
-    body = o.obj("Op")
-    present = [k for k in body.d if body.d[k] is not None]
-    platform = o.opt_obj("platform")
-    fields: dict[str, Any] = {
-        "raw": o.d,
-        "platform": _platform(platform) if platform is not None else None,
-        "constraints": o.obj("constraints").texts("filter"),
-    }
-    if not present:
-        return Op(kind=OpKind.NONE, **fields)
-    if len(present) > 1:
-        raise ProtocolError(f"provenance {body.path}: more than one op: {', '.join(present)}")
-    kind = _OP_KINDS.get(present[0], OpKind.UNKNOWN)
-    if kind is OpKind.UNKNOWN:  # newer than this decoder: kept in ``raw`` only
-        return Op(kind=kind, **fields)
-    inner = body.obj(present[0])
-    if kind is OpKind.EXEC:
-        fields["exec"] = _exec(inner)
-    elif kind is OpKind.SOURCE:
-        fields["source"] = SourceOp(inner.text("identifier"), inner.text_map("attrs"))
-    elif kind is OpKind.FILE:
-        fields["file"] = FileOp(tuple(_file_action(a) for a in inner.objs("actions")))
-    elif kind is OpKind.BUILD:
-        fields["build"] = BuildOp(inner.num("builder"), inner.text_map("attrs"))
-    elif kind is OpKind.MERGE:
-        fields["merge"] = MergeOp(tuple(i.num("input") for i in inner.objs("inputs")))
-    elif kind is OpKind.DIFF:
-        fields["diff"] = DiffOp(_diff_input(inner, "lower"), _diff_input(inner, "upper"))
-    return Op(kind=kind, **fields)
-
-
-def _platform(o: _Obj) -> Platform:
-    return Platform(
-        os=o.text("OS"),
-        architecture=o.text("Architecture"),
-        variant=o.text("Variant"),
-        os_version=o.text("OSVersion"),
-        os_features=o.texts("OSFeatures"),
-    )
-
-
-def _exec(o: _Obj) -> ExecOp:
-    return ExecOp(
-        meta=_meta(o.obj("meta")),
-        mounts=tuple(_mount(m) for m in o.objs("mounts")),
-        network=o.enum("network", _NETWORK),
-        security=o.enum("security", _SECURITY),
-        secret_env=tuple(
-            SecretEnv(s.text("ID"), s.text("name"), s.flag("optional")) for s in o.objs("secretenv")
-        ),
-        cdi_devices=tuple(
-            CDIDevice(d.text("name"), d.flag("optional")) for d in o.objs("cdiDevices")
-        ),
-    )
-
-
-def _meta(o: _Obj) -> ExecMeta:
-    proxy = o.opt_obj("proxy_env")
-    return ExecMeta(
-        args=o.texts("args"),
-        env=o.texts("env"),
-        cwd=o.text("cwd"),
-        user=o.text("user"),
-        hostname=o.text("hostname"),
-        extra_hosts=tuple(HostIP(h.text("Host"), h.text("IP")) for h in o.objs("extraHosts")),
-        proxy_env=None
-        if proxy is None
-        else ProxyEnv(
-            http_proxy=proxy.text("http_proxy"),
-            https_proxy=proxy.text("https_proxy"),
-            ftp_proxy=proxy.text("ftp_proxy"),
-            no_proxy=proxy.text("no_proxy"),
-            all_proxy=proxy.text("all_proxy"),
-        ),
-        ulimits=tuple(
-            Ulimit(u.text("Name"), u.num("Soft"), u.num("Hard")) for u in o.objs("ulimit")
-        ),
-        cgroup_parent=o.text("cgroupParent"),
-        remove_mount_stubs_recursive=o.flag("removeMountStubsRecursive"),
-        valid_exit_codes=o.nums("validExitCodes"),
-    )
-
-
-def _mount(o: _Obj) -> Mount:
-    cache = o.opt_obj("cacheOpt")
-    secret = o.opt_obj("secretOpt")
-    ssh = o.opt_obj("SSHOpt")
-    tmpfs = o.opt_obj("TmpfsOpt")
-    return Mount(
-        dest=o.text("dest"),
-        type=o.enum("mountType", _MOUNT_TYPES),
-        input=o.num("input"),
-        selector=o.text("selector"),
-        output=o.num("output"),
-        readonly=o.flag("readonly"),
-        cache=None
-        if cache is None
-        else CacheOpt(cache.text("ID"), cache.enum("sharing", _SHARING)),
-        secret=None
-        if secret is None
-        else SecretOpt(
-            id=secret.text("ID"),
-            uid=secret.num("uid"),
-            gid=secret.num("gid"),
-            mode=secret.num("mode"),
-            optional=secret.flag("optional"),
-        ),
-        ssh=None
-        if ssh is None
-        else SSHOpt(
-            id=ssh.text("ID"),
-            uid=ssh.num("uid"),
-            gid=ssh.num("gid"),
-            mode=ssh.num("mode"),
-            optional=ssh.flag("optional"),
-        ),
-        tmpfs_size=None if tmpfs is None else tmpfs.num("size"),
-        result_id=o.text("resultID"),
-        content_cache=o.enum("contentCache", _CONTENT_CACHE),
-    )
-
-
-def _file_action(o: _Obj) -> FileAction:
-    action = o.obj("Action")
-    present = [k for k in action.d if action.d[k] is not None]
-    name = present[0] if len(present) == 1 else ""
-    try:
-        kind = FileActionKind(name)
-    except ValueError:
-        kind = FileActionKind.UNKNOWN
-    body = action.obj(name) if kind is not FileActionKind.UNKNOWN else _Obj({}, action.path)
-    mode = body.num("mode")
-    src = dest = ""
-    if kind is FileActionKind.COPY:
-        src, dest = body.text("src"), body.text("dest")
-    elif kind in (FileActionKind.MKFILE, FileActionKind.MKDIR, FileActionKind.RM):
-        dest = body.text("path")
-    elif kind is FileActionKind.SYMLINK:
-        src, dest = body.text("oldpath"), body.text("newpath")
-    return FileAction(
-        kind=kind,
-        input=o.num("input"),
-        secondary_input=o.num("secondaryInput"),
-        output=o.num("output"),
-        src=src,
-        dest=dest,
-        mode=None if mode < 0 or kind in (FileActionKind.RM, FileActionKind.SYMLINK) else mode,
-        include_patterns=body.texts("include_patterns"),
-        exclude_patterns=body.texts("exclude_patterns"),
-        allow_wildcard=body.flag("allowWildcard"),
-        allow_not_found=body.flag("allowNotFound"),
-    )
-
-
-def _diff_input(o: _Obj, key: str) -> int | None:
-    side = o.opt_obj(key)
-    if side is None:
-        return None
-    n = side.num("input")
-    return None if n < 0 else n
