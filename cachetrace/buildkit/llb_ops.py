@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cachetrace.buildkit.provenance_json import Obj
 from cachetrace.errors import ProtocolError
 from cachetrace.model.llb import (
     BuildOp,
@@ -39,8 +40,6 @@ from cachetrace.model.llb import (
 from cachetrace.model.oci import Platform
 
 __all__ = ["decode_op"]
-
-from cachetrace.buildkit.provenance_json import Obj
 
 _MOUNT_TYPES = {
     0: MountType.BIND,
