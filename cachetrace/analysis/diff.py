@@ -31,10 +31,18 @@ class                 meaning
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 
+from cachetrace.analysis.diff_output import (
+    BinaryChange,
+    FileChange,
+    OutputDiff,
+    OutputState,
+    output_diff,
+    own_layers,
+)
 from cachetrace.errors import CachetraceError
 from cachetrace.graph.build import BuildGraph, build_graph
 from cachetrace.graph.exec_key import record_digest
@@ -46,10 +54,9 @@ from cachetrace.graph.key_view import (
     diff_key_views,
     key_view,
 )
-from cachetrace.graph.model import DockerfileLocation, LayerNode, StepNode
+from cachetrace.graph.model import DockerfileLocation, StepNode
 from cachetrace.model.capture import Capture
 from cachetrace.model.llb import OpKind
-from cachetrace.model.outputs import BinaryInfo, FileEntry
 
 __all__ = [
     "BinaryChange",
@@ -76,41 +83,6 @@ class StepClass(str, Enum):
     ONLY_B = "only-b"
 
 
-class OutputState(str, Enum):
-    SAME = "same"
-    DIFFERENT = "different"
-    UNKNOWN = "unknown"  # a side's layers were not scanned, or the step produced none
-
-
-@dataclass(frozen=True, slots=True)
-class FileChange:
-    """A path whose entry differs in the layers the step produced (sha256 of regular files)."""
-
-    path: str
-    kind: ChangeKind
-    before: str = ""  # sha256, link target or file type; "" when absent
-    after: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class BinaryChange:
-    """A fact of an executable at one path that differs: ``GOARCH``, ``arch`` or a Go
-    module (``module example.com/greet``) with its version before and after."""
-
-    path: str
-    what: str
-    before: str = ""
-    after: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class OutputDiff:
-    state: OutputState
-    files: tuple[FileChange, ...] = ()
-    binaries: tuple[BinaryChange, ...] = ()
-    note: str = ""  # why the state is unknown
-
-
 @dataclass(frozen=True, slots=True)
 class StepSide:
     """One side of a pair: the step as that build had it."""
@@ -134,7 +106,7 @@ class StepDiff:
     upstream: tuple[str, ...] = ()  # "Dockerfile:5 COPY . ." of ancestors whose own key changed
     own_change: str = ""  # for a miss of a non-exec step: what changed in it
     outside: tuple[OutsideInput, ...] = ()  # inputs the key does not cover (exec steps)
-    output: OutputDiff = OutputDiff(OutputState.UNKNOWN)
+    output: OutputDiff = field(default_factory=lambda: OutputDiff(OutputState.UNKNOWN))
 
     @property
     def location(self) -> DockerfileLocation | None:
@@ -269,125 +241,14 @@ def _key_view(step: StepNode) -> KeyView | None:
         return None
 
 
-def _own_layers(graph: BuildGraph, step: StepNode) -> list[LayerNode]:
-    """The layers the step added on top of the input it builds on: its output chain past the
-    longest input chain that is a prefix of it (by content, since a cache hit can hand back
-    another blob of the same content). ``produced_layers`` goes by blob and so gives a layer
-    too many when the input's blob differs from the one the cached result was built on."""
-    chain = graph.layers_of(step)
-    if not chain:
-        return graph.produced_layers(step)
-
-    def same(x: LayerNode, y: LayerNode) -> bool:
-        return x.blob == y.blob or (bool(x.content_digest) and x.content_digest == y.content_digest)
-
-    prefix = -1
-    for parent, out in graph.inputs_of(step):
-        base = graph.layers_of(parent, out)
-        if len(base) <= len(chain) and all(same(x, y) for x, y in zip(base, chain, strict=False)):
-            prefix = max(prefix, len(base))
-    if prefix < 0:
-        return graph.produced_layers(step)
-    return chain[prefix:]
-
-
 def _side(graph: BuildGraph, step: StepNode) -> StepSide:
     return StepSide(
         id=step.id,
         location=step.location,
         key=_exec_key(graph, step),
         cached=step.vertex.cached if step.vertex is not None else None,
-        content=tuple(layer.content_digest for layer in _own_layers(graph, step)),
+        content=tuple(layer.content_digest for layer in own_layers(graph, step)),
     )
-
-
-def _entries(graph: BuildGraph, step: StepNode) -> dict[str, FileEntry] | None:
-    files: dict[str, FileEntry] = {}
-    for layer in _own_layers(graph, step):
-        scan = next(
-            (
-                lo.scan
-                for lo in graph.build.layers
-                if lo.descriptor.digest == layer.blob and lo.scan
-            ),
-            None,
-        )
-        if scan is None:
-            return None
-        for entry in scan.entries:
-            files[entry.path] = entry
-    return files
-
-
-def _describe(entry: FileEntry) -> str:
-    if entry.sha256:
-        return entry.sha256
-    if entry.link_target:
-        return f"{entry.type.value} -> {entry.link_target}"
-    return entry.type.value
-
-
-def _fact(entry: FileEntry) -> tuple[object, ...]:
-    return (entry.type, entry.sha256, entry.link_target, entry.mode)
-
-
-def _file_changes(before: dict[str, FileEntry], after: dict[str, FileEntry]) -> list[FileChange]:
-    changes: list[FileChange] = []
-    for path in sorted(before.keys() | after.keys()):
-        old, new = before.get(path), after.get(path)
-        if old is None and new is not None:
-            changes.append(FileChange(path, ChangeKind.ADDED, after=_describe(new)))
-        elif new is None and old is not None:
-            changes.append(FileChange(path, ChangeKind.REMOVED, before=_describe(old)))
-        elif old is not None and new is not None and _fact(old) != _fact(new):
-            changes.append(FileChange(path, ChangeKind.CHANGED, _describe(old), _describe(new)))
-    return changes
-
-
-def _modules(binary: BinaryInfo) -> dict[str, str]:
-    if binary.go is None:
-        return {}
-    mods = {d.path: (d.replace.version if d.replace else d.version) for d in binary.go.deps}
-    if binary.go.main is not None and binary.go.main.version not in ("", "(devel)"):
-        mods[binary.go.main.path] = binary.go.main.version
-    return mods
-
-
-def _binary_changes(a: Iterable[BinaryInfo], b: Iterable[BinaryInfo]) -> list[BinaryChange]:
-    before = {x.path: x for x in a}
-    after = {x.path: x for x in b}
-    changes: list[BinaryChange] = []
-    for path in sorted(before.keys() & after.keys()):
-        old, new = before[path], after[path]
-        if old.arch != new.arch:
-            changes.append(BinaryChange(path, "arch", old.arch, new.arch))
-        old_goarch = old.go.goarch if old.go else ""
-        new_goarch = new.go.goarch if new.go else ""
-        if old_goarch != new_goarch:
-            changes.append(BinaryChange(path, "GOARCH", old_goarch, new_goarch))
-        mods_a, mods_b = _modules(old), _modules(new)
-        for mod in sorted(mods_a.keys() | mods_b.keys()):
-            if mods_a.get(mod, "") != mods_b.get(mod, ""):
-                changes.append(
-                    BinaryChange(path, f"module {mod}", mods_a.get(mod, ""), mods_b.get(mod, ""))
-                )
-    return changes
-
-
-def _output_diff(ga: BuildGraph, sa: StepNode, gb: BuildGraph, sb: StepNode) -> OutputDiff:
-    la, lb = _own_layers(ga, sa), _own_layers(gb, sb)
-    if not la and not lb:
-        return OutputDiff(OutputState.UNKNOWN, note="the step produced no layer")
-    if any(not layer.content_digest for layer in (*la, *lb)):
-        return OutputDiff(OutputState.UNKNOWN, note="a produced layer was not scanned")
-    binaries = _binary_changes(
-        (x for layer in la for x in layer.binaries), (x for layer in lb for x in layer.binaries)
-    )
-    if [x.content_digest for x in la] == [x.content_digest for x in lb] and not binaries:
-        return OutputDiff(OutputState.SAME)
-    ea, eb = _entries(ga, sa), _entries(gb, sb)
-    files = _file_changes(ea, eb) if ea is not None and eb is not None else []
-    return OutputDiff(OutputState.DIFFERENT, tuple(files), tuple(binaries))
 
 
 def _raw_without_inputs(step: StepNode) -> object:
@@ -489,7 +350,7 @@ def _diff_platform(ga: BuildGraph, gb: BuildGraph, plat_a: str, plat_b: str) -> 
         state[sb.id] = _State(own=own, effective=effective, label=_label(sb))
         if not _listed(sb):
             continue
-        output = _output_diff(ga, sa, gb, sb)
+        output = output_diff(ga, sa, gb, sb)
         kv = _key_view(sb)
         upstream: tuple[str, ...] = ()
         if effective and not own:
